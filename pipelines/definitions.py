@@ -1,0 +1,25 @@
+"""The code location: assets, checks, jobs, schedules, sensors and resources.
+
+`workspace.yaml` points here. Which parts are real (local folder or S3,
+SQLite or PostgreSQL, ...) is decided by the settings, never by this file.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from pipelines.jobs import main_job
+from pipelines.resources import build_resources
+from pipelines.settings import Settings, get_settings
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    """All definitions, with resources for the given settings' profile."""
+    return Definitions(
+        assets=[],
+        jobs=[main_job],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(get_settings())

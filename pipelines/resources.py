@@ -1,0 +1,140 @@
+"""Dagster resources for the platform's real parts, built from the settings object.
+
+Each resource is a thin, configurable handle: the lake (a folder or S3), the
+DuckDB warehouse (which reads the lake through the same filesystem), MLflow
+(SQLite or PostgreSQL backend) and Spark. Assets receive them by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from dagster_pyspark import LazyPySparkResource
+from pydantic import Field
+
+from pipelines.lake import Lake, S3Options
+from pipelines.settings import Settings
+
+
+class LakeResource(ConfigurableResource):
+    """The lake: a local folder or an S3 prefix, with atomic writes and published datasets."""
+
+    root_url: str = Field(description="Local folder or s3://bucket/prefix")
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+
+    def lake(self) -> Lake:
+        """A Lake handle; cheap to build, so build one per use."""
+        s3 = None
+        if self.root_url.startswith("s3://"):
+            s3 = S3Options(
+                endpoint_url=self.s3_endpoint_url,
+                key=self.s3_access_key_id,
+                secret=self.s3_secret_access_key,
+                region=self.s3_region,
+            )
+        return Lake(self.root_url, s3=s3)
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse; its connections can read the lake (S3 through s3fs, no httpfs)."""
+
+    database: str = Field(description="Path of the DuckDB file")
+    lake: LakeResource
+    threads: int = 2
+    memory_limit: str = "8GB"
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with the lake registered; closed when the block ends."""
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        inner = DuckDBResource(
+            database=self.database,
+            connection_config={"threads": self.threads, "memory_limit": self.memory_limit},
+        )
+        with inner.get_connection() as con:
+            self.lake.lake().register_with_duckdb(con)
+            yield con
+
+
+class MlflowResource(ConfigurableResource):
+    """Where MLflow keeps runs, models and artifacts; SQLite locally, PostgreSQL in prod."""
+
+    tracking_uri: str
+    artifact_root: str
+    s3_endpoint_url: str | None = None
+
+    def configure(self) -> None:
+        """Point the mlflow client library at this backend (it reads process-global state)."""
+        import os
+
+        import mlflow
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if self.s3_endpoint_url:
+            os.environ["MLFLOW_S3_ENDPOINT_URL"] = self.s3_endpoint_url
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """The experiment id for `name`, created with this resource's artifact root if new."""
+        import mlflow
+
+        self.configure()
+        existing = mlflow.get_experiment_by_name(name)
+        if existing is not None:
+            return existing.experiment_id
+        location = f"{self.artifact_root.rstrip('/')}/{name}"
+        return mlflow.create_experiment(name, artifact_location=location)
+
+
+def spark_config(settings: Settings) -> dict[str, Any]:
+    """Spark settings shared by the Dagster resource, dbt's session target and benchmarks."""
+    config: dict[str, Any] = {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "congowave",
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.warehouse.dir": str(settings.data_dir / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.data_dir / 'spark-derby'}",
+    }
+    if settings.profile == "prod" and settings.s3_endpoint_url:
+        config["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint_url
+        config["spark.hadoop.fs.s3a.path.style.access"] = "true"
+    return config
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Every resource the platform's assets may ask for, configured from `settings`."""
+    secret = settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
+    lake = LakeResource(
+        root_url=settings.lake_root,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_access_key_id=settings.s3_access_key_id,
+        s3_secret_access_key=secret,
+        s3_region=settings.s3_region,
+    )
+    assert settings.warehouse_path is not None and settings.mlflow_tracking_uri is not None
+    assert settings.mlflow_artifact_root is not None
+    return {
+        "lake": lake,
+        "warehouse": WarehouseResource(database=str(settings.warehouse_path), lake=lake),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_root=settings.mlflow_artifact_root,
+            s3_endpoint_url=settings.s3_endpoint_url,
+        ),
+        "spark": LazyPySparkResource(spark_config=spark_config(settings)),
+    }
