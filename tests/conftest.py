@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.s3 import MotoS3, start_moto_s3
+
 POSTGRES_ADMIN_URL = os.environ.get("CONGOWAVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("CONGOWAVE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
@@ -53,6 +55,13 @@ def postgres_url() -> Iterator[str]:
             )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    """One moto S3 server on loopback for the whole session; tests take fresh roots in its bucket."""
+    with start_moto_s3() as moto:
+        yield moto
 
 
 @pytest.fixture(scope="session")
