@@ -55,18 +55,21 @@ def genre(genre_id: str) -> Genre:
 
 def normalise_genre(text: str) -> str | None:
     """Map a free-text genre ("Coupé-Décalé", "Bongo flava") to its id, or None if unknown."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    key = "".join(ch if ch.isalnum() else "_" for ch in folded).strip("_")
-    while "__" in key:
-        key = key.replace("__", "_")
+    key = _slug(text)
     aliases = {"rumba": "rumba_congolaise", "hip_hop": "hiphop", "r_b": "rnb", "randb": "rnb"}
     key = aliases.get(key, key)
     if key in _BY_ID:
         return key
     for g in GENRES:
-        name_key = "".join(ch if ch.isalnum() else "_" for ch in g.name.lower())
-        if name_key.strip("_") == key:
+        if _slug(g.name) == key:
             return g.id
     return None
+
+
+def _slug(text: str) -> str:
+    """ASCII, lower case, runs of other characters folded to one underscore."""
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "_", folded).strip("_")

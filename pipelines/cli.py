@@ -86,8 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a person reads this: say what failed, not a traceback
         from pydantic import ValidationError
 
+        from pipelines.sample_world.world import WorldMismatchError
+
         if isinstance(exc, ValidationError):
             print(f"congowave: invalid settings:\n{exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, WorldMismatchError):
+            print(f"congowave: {exc}", file=sys.stderr)
             return 2
         raise
 

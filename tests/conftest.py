@@ -35,9 +35,13 @@ def _empty_config(factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database on the machine's server, dropped after the session."""
+    """A fresh PostgreSQL database on the machine's server, dropped after the test.
+
+    One per test: Dagster and MLflow both own a table called `runs`, so in prod
+    they get separate databases, and tests must not share one either.
+    """
     import psycopg2
 
     name = f"congowave_test_{uuid.uuid4().hex[:10]}"
@@ -68,3 +72,16 @@ def moto_s3() -> Iterator[MotoS3]:
 def redis_url() -> str:
     """The machine's Redis (database 15, flushed by the tests that use it)."""
     return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small sample world (seed 7), generated once per test session by the main job's own code."""
+    from pipelines.main_run import place_sample_world
+    from pipelines.resources import build_resources
+    from pipelines.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("main-data")
+    settings = Settings(data_dir=data_dir, sample_scale="small", sample_seed=7)
+    lake = build_resources(settings)["lake"].lake()
+    return place_sample_world(settings, lake, progress=lambda _m: None)

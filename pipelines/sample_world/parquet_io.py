@@ -34,15 +34,20 @@ def write_parquet(table: pa.Table | pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_text(text: str, path: Path) -> Path:
-    """Write UTF-8 text atomically (JSON manifests and the like)."""
+def write_bytes(data: bytes, path: Path) -> Path:
+    """Write bytes atomically (temp file beside the target, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text(text: str, path: Path) -> Path:
+    """Write UTF-8 text atomically with LF line ends (JSON manifests and the like)."""
+    return write_bytes(text.encode("utf-8"), path)

@@ -58,6 +58,7 @@ def generate_world(
     say = progress or (lambda _msg: None)
     scale = get_scale(scale_name)
     out.mkdir(parents=True, exist_ok=True)
+    existing_world(out, scale.name, seed)  # refuses to mix two worlds in one folder
     summary = WorldSummary(scale.name, seed, GENERATOR_VERSION)
 
     def step(name: str, fn: Callable[[], object]) -> object:
@@ -97,10 +98,14 @@ def generate_world(
     return summary
 
 
+WORLD_FOLDERS = ("landing", "reference", "truth")
+
+
 def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root except world.json itself, keyed by relative path."""
+    """sha256 of every file the world wrote, keyed by path relative to root."""
     hashes = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    found = (p for folder in WORLD_FOLDERS for p in (root / folder).rglob("*") if p.is_file())
+    for path in sorted(found):
         rel = path.relative_to(root).as_posix()
         if rel == WORLD_FILE or path.name.startswith(".tmp-"):
             continue
@@ -112,14 +117,25 @@ def file_hashes(root: Path) -> dict[str, str]:
     return hashes
 
 
+class WorldMismatchError(RuntimeError):
+    """The output folder holds a different world; mixing two would corrupt both."""
+
+
 def existing_world(out: Path, scale_name: str, seed: int) -> dict | None:
-    """The world.json already in `out` if it is this (scale, seed, version) world and intact."""
+    """The world.json already in `out` if it is this world and intact; None if there is none.
+
+    Raises WorldMismatchError when `out` holds another scale, seed or generator version.
+    """
     path = out / WORLD_FILE
     if not path.is_file():
         return None
     info = json.loads(path.read_text())
     if (info.get("scale"), info.get("seed"), info.get("generator_version")) != (scale_name, seed, GENERATOR_VERSION):
-        return None
+        raise WorldMismatchError(
+            f"{out} already holds the {info.get('scale')} world with seed {info.get('seed')} "
+            f"(generator {info.get('generator_version')}); refusing to mix another world into it. "
+            "Use another data folder (CONGOWAVE_DATA_DIR) or remove that one first."
+        )
     for rel in info.get("files", {}):
         if not (out / rel).is_file():
             return None

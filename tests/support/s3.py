@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
-from pipelines.lake import Lake, S3Options
+from pipelines.lake import S3Options
 
 _DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
