@@ -237,7 +237,9 @@ def decode_pcm(
     the layout their analysis expects. A file that yields no audio at all is
     an error: silently returning nothing would hide broken uploads.
     """
-    rate, n_channels, _, payload = _decode_wav(path, sample_rate, channels, ffmpeg_path, "pcm_f32le")
+    rate, n_channels, _, payload = _decode_wav(
+        path, sample_rate, channels, ffmpeg_path, "pcm_f32le"
+    )
     usable = len(payload) - len(payload) % (4 * n_channels)
     if usable == 0:
         raise FFmpegError(f"no audio could be decoded from {os.fspath(path)!r}")

@@ -168,7 +168,8 @@ def _chord(degree: str, mode: str, sevenths: bool) -> _Chord:
     count = 4 if sevenths else 3
     tones = tuple(scale[(d + 2 * i) % 7] for i in range(count))
     if sevenths and mode == "minor" and d == 0:
-        tones = tones[:3] + (scale[1],)  # i(add9): a minor 7th on the tonic pulls to the relative major
+        # i(add9), not i7: a minor 7th on the tonic pulls key finders to the relative major.
+        tones = tones[:3] + (scale[1],)
     return _Chord(root=tones[0], tones=tones, harmonic=harmonic)
 
 
@@ -315,7 +316,8 @@ _STYLE_TABLE: dict[str, _Style] = {
     ),
     "rock": _Style(
         kick="X.......X.X.....", snare=_BACKBEAT, hat="x.x.x.x.x.x.x.x.", chord_voice="power",
-        chord_rhythm="x.x.x.x.x.x.x.x.", pad_voice="organ", bass_voice="synth_bass", bass_rhythm="x.x.x.x.x.x.x.x.",
+        chord_rhythm="x.x.x.x.x.x.x.x.", pad_voice="organ", bass_voice="synth_bass",
+        bass_rhythm="x.x.x.x.x.x.x.x.",
         lead_voice="power_lead", chord_gate=0.85, lead_density=0.45,
     ),
     "jazz": _Style(
@@ -724,7 +726,8 @@ def _v_epiano(kit: _Kit, f: float, n: int) -> np.ndarray:
 
 def _v_pluck(kit: _Kit, f: float, n: int) -> np.ndarray:
     m = n + int(0.03 * kit.sr)
-    x = _karplus_strong(f, m, kit.sr, kit.rng("pluck", int(f * 100)), 0.1 + 0.4 * kit.brightness, 1.2)
+    bright = 0.1 + 0.4 * kit.brightness
+    x = _karplus_strong(f, m, kit.sr, kit.rng("pluck", int(f * 100)), bright, 1.2)
     gate = np.ones(m)
     r = int(0.03 * kit.sr)
     gate[-r:] = np.linspace(1, 0, r)
@@ -815,7 +818,9 @@ def _v_square(kit: _Kit, f: float, n: int) -> np.ndarray:
 def _v_saw(kit: _Kit, f: float, n: int) -> np.ndarray:
     env = _env(n, kit.sr, 0.005, 0.15, 0.5, 0.08)
     m = len(env)
-    return 0.5 * (_osc(f, m, kit.sr, "saw", -kit.detune) + _osc(f, m, kit.sr, "saw", kit.detune, 0.5)) * env
+    left = _osc(f, m, kit.sr, "saw", -kit.detune)
+    right = _osc(f, m, kit.sr, "saw", kit.detune, 0.5)
+    return 0.5 * (left + right) * env
 
 
 def _v_brass(kit: _Kit, f: float, n: int) -> np.ndarray:
@@ -888,7 +893,8 @@ def _d_clap(kit: _Kit, midi: float | None) -> np.ndarray:
 
 def _d_hat(kit: _Kit, midi: float | None) -> np.ndarray:
     m = int(0.08 * kit.sr)
-    return _norm(_filtered_noise(kit.rng("hat"), m, kit.sr, "high", 7000)) * _decay(m, kit.sr, 0.018)
+    noise = _norm(_filtered_noise(kit.rng("hat"), m, kit.sr, "high", 7000))
+    return noise * _decay(m, kit.sr, 0.018)
 
 
 def _d_open_hat(kit: _Kit, midi: float | None) -> np.ndarray:
@@ -927,7 +933,8 @@ def _d_conga(kit: _Kit, midi: float | None) -> np.ndarray:
     t = np.arange(m) / kit.sr
     freq = f * (1.0 + 0.15 * np.exp(-t / 0.01))
     x = np.sin(2 * np.pi * np.cumsum(freq) / kit.sr) * _decay(m, kit.sr, 0.09)
-    slap = _filtered_noise(kit.rng("slap"), m, kit.sr, "band", (1500, 5000)) * _decay(m, kit.sr, 0.01)
+    slap = _filtered_noise(kit.rng("slap"), m, kit.sr, "band", (1500, 5000))
+    slap *= _decay(m, kit.sr, 0.01)
     return x + 0.15 * slap
 
 
@@ -1001,7 +1008,8 @@ def _melody(spec: TrackSpec, kind: str, chords: list[_Chord], density: float) ->
     steps_ok = 2 if spec.bpm > 110 else 1
     motif_rhythm = []
     for step in range(0, 32, steps_ok):
-        strength = 0.95 if step % 8 == 0 else 0.7 if step % 4 == 0 else 0.45 if step % 2 == 0 else 0.2
+        strength = (0.95 if step % 8 == 0 else 0.7 if step % 4 == 0
+                    else 0.45 if step % 2 == 0 else 0.2)
         if rng.random() < strength * density * 1.3:
             motif_rhythm.append(step)
     if not motif_rhythm or motif_rhythm[0] != 0:
@@ -1027,14 +1035,20 @@ def _melody(spec: TrackSpec, kind: str, chords: list[_Chord], density: float) ->
                 degree += 1  # resolve the flat 7th up to the tonic: keeps the key minor
             pc = scale[degree % 7] + 12 * (degree // 7)
             notes.append((abs_step / 4.0, (end_step - abs_step) / 4.0, base + pc))
-    if notes:
-        beat, _, _ = notes[-1]
-        last_bar_start = (n_bars - 1) * 4.0
-        if beat < last_bar_start:
-            notes.append((last_bar_start, 4.0, base))
-        else:
-            notes[-1] = (beat, n_bars * 4.0 - beat, base)
-    return notes
+    return _end_on_tonic(notes, n_bars, base)
+
+
+def _end_on_tonic(notes: list[tuple[float, float, int]], n_bars: int, tonic_midi: int) -> list:
+    """Make the phrase land on the tonic, held to the end of the loop (a cadence)."""
+    if not notes:
+        return notes
+    last_bar = (n_bars - 1) * 4.0
+    beat = notes[-1][0]
+    if beat >= last_bar:
+        notes[-1] = (beat, n_bars * 4.0 - beat, tonic_midi)
+        return notes
+    notes = [(b, min(d, last_bar - b), m) for b, d, m in notes]
+    return notes + [(last_bar, 4.0, tonic_midi)]
 
 
 def _chord_tone_degree(
@@ -1114,7 +1128,7 @@ def _drum_part(spec: TrackSpec, style: _Style, kind: str, bar: int, fill: bool,
         elif fast and role == "kick":
             scale = _FAST_KICK
         for step, vel in _pattern_steps(pattern, bar, bpm):
-            if fill and step >= 8 and role not in ("kick",):
+            if fill and step >= 8 and role != "kick":  # the fill takes beats 3-4
                 continue
             notes.append(_Note(step / 4.0, 0.25, role, voice, midi, vel * scale))
     if fill:
@@ -1137,7 +1151,9 @@ def _fill(spec: TrackSpec, bar: int) -> list[_Note]:
     return notes
 
 
-def _bass_part(spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str) -> list[_Note]:
+def _bass_part(
+    spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str
+) -> list[_Note]:
     """Bass following chord roots (walking line for jazz)."""
     notes: list[_Note] = []
     low = 36 if style.bass_voice != "log_drum" else 41
@@ -1163,21 +1179,24 @@ def _bass_part(spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind:
             nxt = hits[i + 1][0] if i + 1 < len(hits) else 16.0
             ch = pattern[(bar * 16 + int(step)) % len(pattern)]
             midi = fifth if ch == "f" else root + 12 if ch == "o" else root
+            weight = _step_weight(step, spec.bpm, tonal=True)
             notes.append(_Note(bar * 4.0 + step / 4.0, (nxt - step) / 4.0 * 0.9, "bass",
-                               style.bass_voice, midi, max(vel, 0.7 * _step_weight(step, spec.bpm, True))))
+                               style.bass_voice, midi, max(vel, 0.7 * weight)))
     return notes
 
 
-def _chord_part(spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str) -> list[_Note]:
-    """Chord instrument, pad and arpeggio parts."""
+def _chord_part(
+    spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str
+) -> list[_Note]:
+    """The style's chord instrument, in its rhythm (one held chord in intro/outro)."""
     notes: list[_Note] = []
-    center = 62 if style.chord_voice != "power" else 50
     rhythm = style.chord_rhythm if kind not in ("intro", "outro") else "x..............."
     rhythm = _quarters_for_tempo(rhythm, spec.bpm)
     for bar, chord in enumerate(chords):
-        voicing = _voicing(chord, center, spec.tonic)
-        if style.chord_voice == "power":
+        if style.chord_voice == "power":  # power chords: root (+ fifth inside the voice)
             voicing = [_place((spec.tonic + chord.root) % 12, 40)]
+        else:
+            voicing = _voicing(chord, 62, spec.tonic)
         hits = _pattern_steps(rhythm, bar, spec.bpm, tonal=True)
         for i, (step, vel) in enumerate(hits):
             nxt = hits[i + 1][0] if i + 1 < len(hits) else 16.0
@@ -1185,26 +1204,50 @@ def _chord_part(spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind
             for midi in voicing:
                 notes.append(_Note(bar * 4.0 + step / 4.0, length, "chord", style.chord_voice,
                                    midi, vel))
-        # A sustained pad under every section (a faint one where the style has
-        # none) keeps the chord's third audible between short stabs: the third
-        # is what tells a minor key from its parallel major.
-        featured = bool(style.pad_voice) or kind in ("intro", "outro", "bridge")
-        pad_voice = style.pad_voice or "pad"
-        third = _place((spec.tonic + chord.tones[1]) % 12, 63)  # doubled for the same reason
+    return notes
+
+
+def _pad_part(
+    spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str
+) -> list[_Note]:
+    """A sustained pad, one chord per bar, with the third doubled.
+
+    Every section gets one (a faint one where the style has none) because it
+    keeps the chord's third audible between short stabs, and the third is what
+    tells a minor key from its parallel major.
+    """
+    featured = bool(style.pad_voice) or kind in ("intro", "outro", "bridge")
+    voice = style.pad_voice or "pad"
+    velocity = 0.8 if featured else 0.45
+    notes = []
+    for bar, chord in enumerate(chords):
+        third = _place((spec.tonic + chord.tones[1]) % 12, 63)
         for midi in _voicing(chord, 57, spec.tonic) + [third]:
-            notes.append(_Note(bar * 4.0, 3.9, "pad", pad_voice, midi, 0.8 if featured else 0.45))
-        if style.arp_voice and _SECTION_ENERGY[kind] >= 0.6:
-            tones = _voicing(chord, 70, spec.tonic)
-            cycle = tones + [tones[0] + 12] + tones[1:][::-1]
-            for i, (step, vel) in enumerate(_pattern_steps(style.arp_rhythm, bar, spec.bpm, tonal=True)):
-                notes.append(_Note(bar * 4.0 + step / 4.0, 0.25 * 1.5, "arp", style.arp_voice,
-                                   cycle[i % len(cycle)], vel))
+            notes.append(_Note(bar * 4.0, 3.9, "pad", voice, midi, velocity))
+    return notes
+
+
+def _arp_part(
+    spec: TrackSpec, style: _Style, chords: tuple[_Chord, ...], kind: str
+) -> list[_Note]:
+    """Arpeggiated chord tones (sebene-style guitar, synth arps) in busy sections."""
+    if not style.arp_voice or _SECTION_ENERGY[kind] < 0.6:
+        return []
+    notes = []
+    for bar, chord in enumerate(chords):
+        tones = _voicing(chord, 70, spec.tonic)
+        cycle = tones + [tones[0] + 12] + tones[1:][::-1]
+        hits = _pattern_steps(style.arp_rhythm, bar, spec.bpm, tonal=True)
+        for i, (step, vel) in enumerate(hits):
+            notes.append(_Note(bar * 4.0 + step / 4.0, 0.375, "arp", style.arp_voice,
+                               cycle[i % len(cycle)], vel))
     return notes
 
 
 def _lead_part(style: _Style, harmony: _Harmony, bpm: float) -> list[_Note]:
     return [
-        _Note(b, d * 0.92, "lead", style.lead_voice, m, 0.85 * _step_weight((b * 4) % 16, bpm, True))
+        _Note(b, d * 0.92, "lead", style.lead_voice, m,
+              0.85 * _step_weight((b * 4) % 16, bpm, tonal=True))
         for b, d, m in harmony.melody
     ]
 
@@ -1217,7 +1260,7 @@ def _arrange(spec: TrackSpec, kind: str, n_bars: int, ending: bool, final: bool)
     """
     style = _STYLE_TABLE[spec.style]
     harmony = _harmony(spec, kind, n_bars, ending)
-    kick_midi = _place(spec.tonic, 28)  # tonic around 41-62 Hz: the kick reinforces the key
+    kick_midi = _place(spec.tonic, 28)  # tonic at 41-78 Hz: the kick reinforces the key
     notes: list[_Note] = []
     for bar in range(n_bars):
         fill = ending and not final and bar == n_bars - 1 and kind != "outro"
@@ -1227,6 +1270,8 @@ def _arrange(spec: TrackSpec, kind: str, n_bars: int, ending: bool, final: bool)
         notes.append(_Note(0.0, 0.25, "crash", "crash", None, 0.9))
     notes += _bass_part(spec, style, harmony.chords, kind)
     notes += _chord_part(spec, style, harmony.chords, kind)
+    notes += _pad_part(spec, style, harmony.chords, kind)
+    notes += _arp_part(spec, style, harmony.chords, kind)
     notes += _lead_part(style, harmony, spec.bpm)
     return notes
 
@@ -1241,7 +1286,8 @@ def _swing_warp(beats: np.ndarray, unit: float, amount: float) -> np.ndarray:
     pair = 2 * unit
     base = np.floor(beats / pair) * pair
     pos = beats - base
-    warped = np.where(pos < unit, pos * (1 + amount), unit * (1 + amount) + (pos - unit) * (1 - amount))
+    late = unit * (1 + amount) + (pos - unit) * (1 - amount)
+    warped = np.where(pos < unit, pos * (1 + amount), late)
     return base + warped
 
 
@@ -1284,13 +1330,10 @@ def _render_loop(kit: _Kit, notes: list[_Note], loop_beats: float, kind: str) ->
     return out
 
 
-
 _ROOM_TAPS = (
     (0.029, 0.38, 0.037, 0.36), (0.061, 0.27, 0.053, 0.28), (0.089, 0.2, 0.107, 0.19),
     (0.139, 0.13, 0.151, 0.12), (0.197, 0.08, 0.223, 0.08),
 )
-
-
 _ROOM_SEND = frozenset({"chord", "lead", "pad", "snare", "clap", "arp"})
 
 
@@ -1353,6 +1396,7 @@ def _master(mix: np.ndarray, level_db: float) -> np.ndarray:
 
 
 def _apply_fades(mix: np.ndarray, sr: int, duration_s: float) -> None:
+    """Fade in (10 ms, no click) and out (up to 3 s): songs end, they do not stop."""
     fade_in = min(int(0.01 * sr), len(mix) // 4)
     if fade_in > 1:
         mix[:fade_in] *= np.linspace(0, 1, fade_in, dtype=np.float32)[:, None]
@@ -1363,35 +1407,52 @@ def _apply_fades(mix: np.ndarray, sr: int, duration_s: float) -> None:
 
 
 def synthesize(spec: TrackSpec, sample_rate: int = 44100) -> np.ndarray:
-    """Render ``spec`` as float32 stereo ``(frames, 2)`` with exactly ``round(duration_s*sr)`` frames."""
+    """Render ``spec`` as float32 stereo ``(frames, 2)``, ``frames == round(duration_s * sr)``.
+
+    Bit-identical for equal specs (on the same platform and numpy build).
+    """
     sr = int(sample_rate)
     frames = int(round(spec.duration_s * sr))
+    if frames == 0:
+        return np.zeros((0, 2), dtype=np.float32)
     timbre = _rng(spec, "timbre")
     kit = _Kit(spec, sr, brightness=float(timbre.uniform(0.7, 1.3)),
                detune=float(timbre.uniform(4.0, 14.0)))
+    song = _render_song(kit, frames)
+    mix = _master(song[:, :frames], spec.level_db)
+    _apply_fades(mix.T, sr, spec.duration_s)
+    return np.ascontiguousarray(mix.T)
+
+
+def _render_song(kit: _Kit, frames: int) -> np.ndarray:
+    """Overlap-add every section's loops along the timeline: channel-major ``(2, n)``.
+
+    A section repeats its 4-bar loop; its last repetition is the "ending"
+    variant (cadence and fill). Equal loops are rendered once and reused,
+    which is what makes long songs cheap and repeated choruses identical.
+    """
+    spec, sr = kit.spec, kit.sr
     bar_s = _bar_seconds(spec.bpm)
     song = np.zeros((2, frames + int(_TAIL_S * sr) + 1), dtype=np.float32)
     loops: dict[tuple[str, int, bool, bool], np.ndarray] = {}
     layout = _section_bars(spec)
     for index, (kind, first_bar, count) in enumerate(layout):
-        final = index == len(layout) - 1
+        last_section = index == len(layout) - 1
         loop_bars = min(4, count)
         reps = math.ceil(count / loop_bars)
         for rep in range(reps):
             bars = min(loop_bars, count - rep * loop_bars)
             ending = rep == reps - 1
-            key = (kind, bars, ending, final and ending)
+            key = (kind, bars, ending, last_section and ending)
             if key not in loops:
-                notes = _arrange(spec, kind, bars, ending, final and ending)
+                notes = _arrange(spec, kind, bars, ending, last_section and ending)
                 loops[key] = _render_loop(kit, notes, bars * 4.0, kind)
             buf = loops[key]
             start = int(round((first_bar + rep * loop_bars) * bar_s * sr))
             stop = min(start + buf.shape[1], song.shape[1])
             if start < stop:
                 song[:, start:stop] += buf[:, : stop - start]
-    mix = _master(song[:, :frames], spec.level_db)
-    _apply_fades(mix.T, sr, spec.duration_s)
-    return np.ascontiguousarray(mix.T)
+    return song
 
 
 # --------------------------------------------------------------------------- noise
@@ -1436,7 +1497,10 @@ def synthesize_noise(
         raise ValueError(f"duration_s must be positive, got {duration_s}")
     sr = int(sample_rate)
     n = int(round(duration_s * sr))
-    rng = np.random.default_rng(np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(kind.encode())]))
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.float32)
+    words = [seed & 0xFFFFFFFF, zlib.crc32(kind.encode())]
+    rng = np.random.default_rng(np.random.SeedSequence(words))
     channels = []
     for _ in range(2):
         if kind == "white":

@@ -38,6 +38,7 @@ GENRES: tuple[Genre, ...] = (
     Genre("jazz", "Jazz", african=False),
     Genre("electronic", "Electronic", african=False),
     Genre("reggae", "Reggae", african=False),
+    Genre("classical", "Classical", african=False),
     Genre("sleep_sounds", "Sleep & noise", african=False, is_music=False),
 )
 

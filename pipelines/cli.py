@@ -64,7 +64,88 @@ def _settings(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Registrar] = [_add_run, _add_sample_world, _add_settings]
+def _add_audio(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("audio", help="audio tools (validate, ...)")
+    audio_sub = parser.add_subparsers(dest="audio_command", required=True)
+    validate = audio_sub.add_parser("validate", help="validate one audio file (and its metadata) as ingestion would")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--metadata", type=Path, help="a metadata.json to validate with it")
+    validate.set_defaults(handler=_audio_validate)
+
+
+def _audio_validate(args: argparse.Namespace) -> int:
+    """Print the verdict as JSON; exit 1 on rejection, like ingestion would decide."""
+    from audio.delivery.metadata import parse_metadata
+    from audio.validate import validate_audio
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    from pipelines.resources import build_resources
+
+    bounds = build_resources(settings)["audio_tools"].bounds()
+    facts, problems = validate_audio(args.file, args.file.name, bounds, ffmpeg_path=settings.ffmpeg_binary)
+    report: dict = {"file": str(args.file), "audio": None if facts is None else _facts(facts)}
+    if args.metadata is not None:
+        parsed = parse_metadata(_read(args.metadata), delivery_id="cli")
+        problems = [*problems, *parsed.all_problems]
+        report["metadata"] = parsed.accepted[0].to_record() if parsed.ok else None
+    report["decision"] = "rejected" if problems else "accepted"
+    report["problems"] = [{"code": p.reason.value, "message": p.message, "field": p.field} for p in problems]
+    print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    return 1 if problems else 0
+
+
+def _facts(facts: object) -> dict:
+    from dataclasses import asdict
+
+    return asdict(facts)  # type: ignore[call-overload]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"congowave: cannot read {path}: {exc.strerror}") from None
+
+
+def _add_ingest(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("ingest", help="drop a delivery folder into the lake's landing zone")
+    parser.add_argument("path", type=Path, help="a delivery folder (audio + metadata.json, or an ERN with resources)")
+    parser.add_argument("--delivery-id", help="name in the landing zone (default: the folder's name)")
+    parser.set_defaults(handler=_ingest)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    """Upload every file, then the BatchComplete marker last, so the sensor never sees half a delivery."""
+    from audio.ingest import MARKER_FILE
+    from pipelines.lake import LakeError
+    from pipelines.resources import build_resources
+    from pipelines.settings import get_settings
+
+    folder: Path = args.path
+    if not folder.is_dir():
+        print(f"congowave: {folder} is not a folder", file=sys.stderr)
+        return 2
+    delivery_id = args.delivery_id or folder.name
+    lake = build_resources(get_settings())["lake"].lake()
+    prefix = f"landing/uploads/{delivery_id}"
+    try:
+        lake.resolve(prefix)
+        if lake.exists(f"{prefix}/{MARKER_FILE}"):
+            print(f"congowave: delivery {delivery_id} is already in the landing zone", file=sys.stderr)
+            return 2
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER_FILE)
+        for path in files:
+            lake.put_file(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
+        lake.write_bytes(f"{prefix}/{MARKER_FILE}", b"")
+    except LakeError as exc:
+        print(f"congowave: cannot ingest {folder}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"delivery_id": delivery_id, "files": len(files), "landing": lake.url(prefix)}))
+    return 0
+
+
+COMMANDS: list[Registrar] = [_add_run, _add_sample_world, _add_settings, _add_audio, _add_ingest]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from pipelines.jobs import main_job
+from assets.ingestion import INGESTION_ASSETS, INGESTION_CHECKS
+from pipelines.jobs import main_job, platform_job, track_ingestion_job
+from pipelines.sensors import upload_sensor
 from pipelines.resources import build_resources
 from pipelines.settings import Settings, get_settings
 
@@ -16,8 +18,10 @@ from pipelines.settings import Settings, get_settings
 def build_definitions(settings: Settings) -> Definitions:
     """All definitions, with resources for the given settings' profile."""
     return Definitions(
-        assets=[],
-        jobs=[main_job],
+        assets=[*INGESTION_ASSETS],
+        asset_checks=[*INGESTION_CHECKS],
+        jobs=[main_job, track_ingestion_job, platform_job],
+        sensors=[upload_sensor],
         resources=build_resources(settings),
     )
 

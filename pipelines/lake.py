@@ -18,6 +18,8 @@ This module deliberately knows nothing about Dagster; resources wrap it elsewher
 
 from __future__ import annotations
 
+import datetime
+
 import contextlib
 import hashlib
 import json
@@ -392,6 +394,16 @@ class Lake:
         if info.get("type") != "file":
             raise LakeError(f"not a file: {relpath!r}")
         return int(info["size"])
+
+    def modified_at(self, relpath: str) -> datetime.datetime:
+        """When the object was last written (UTC): local mtime, or S3's LastModified."""
+        info = self.fs.info(self._fspath(relpath))
+        stamp = info.get("LastModified") or info.get("mtime") or info.get("created")
+        if isinstance(stamp, datetime.datetime):
+            return stamp.astimezone(datetime.UTC)
+        if stamp is None:
+            raise LakeError(f"{relpath}: the store reports no modification time")
+        return datetime.datetime.fromtimestamp(float(stamp), datetime.UTC)
 
     def sha256(self, relpath: str) -> str:
         with self.open(relpath) as f:

@@ -55,18 +55,55 @@ def run_main(settings: Settings, progress: Progress = say) -> int:
     place_sample_world(settings, lake, progress)
 
     from pipelines.definitions import build_definitions
+    from pipelines.sensors import register_new_deliveries
 
     defs = build_definitions(settings)
-    job = defs.resolve_job_def("main")
-    asset_count = len(defs.resolve_asset_graph().get_all_asset_keys())
-    if asset_count == 0:
-        progress("[main] the code location defines no assets yet: nothing to materialize")
-    else:
-        progress(f"[main] materializing {asset_count} assets")
-        with DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-        if not result.success:
-            progress("[main] the run failed: see the Dagster UI (`dagster dev`) for the failed steps")
-            return 1
+    with DagsterInstance.get() as instance:
+        found = register_new_deliveries(lake, instance, seen=set())
+        progress(f"[main] {len(found.deliveries)} complete deliveries, {len(found.partition_keys)} new track partitions")
+        ok = _judge_new_tracks(defs, instance, progress) and _run_platform(defs, instance, progress)
+    if not ok:
+        progress("[main] the run failed: open the Dagster UI (`dagster dev`) to see the failed steps")
+        return 1
     progress(f"[main] done in {time.perf_counter() - started:.1f}s; lake: {lake.root_url}")
     return 0
+
+
+def _judge_new_tracks(defs, instance: DagsterInstance, progress: Progress) -> bool:
+    """Judge every track partition not materialized yet, in contiguous ranges (one run each)."""
+    from dagster import AssetKey
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from assets.ingestion import track_deliveries
+
+    keys = instance.get_dynamic_partitions(track_deliveries.name)
+    done = instance.get_materialized_partitions(AssetKey("upload_verdicts"))
+    job = defs.resolve_job_def("track_ingestion")
+    for block in _contiguous_blocks(keys, done):
+        progress(f"[main] judging {len(block)} tracks ({block[0]} .. {block[-1]})")
+        tags = {ASSET_PARTITION_RANGE_START_TAG: block[0], ASSET_PARTITION_RANGE_END_TAG: block[-1]}
+        if not job.execute_in_process(instance=instance, tags=tags, raise_on_error=False).success:
+            return False
+    return True
+
+
+def _contiguous_blocks(keys: list[str], done: set[str]) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for key in keys:
+        if key in done:
+            if current:
+                blocks.append(current)
+                current = []
+        else:
+            current.append(key)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _run_platform(defs, instance: DagsterInstance, progress: Progress) -> bool:
+    """Materialize everything downstream of the verdicts in one run."""
+    job = defs.resolve_job_def("platform")
+    progress("[main] building the catalog, quarantine and reports")
+    return job.execute_in_process(instance=instance, raise_on_error=False).success

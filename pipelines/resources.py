@@ -97,6 +97,22 @@ class MlflowResource(ConfigurableResource):
         return mlflow.create_experiment(name, artifact_location=location)
 
 
+class AudioToolsResource(ConfigurableResource):
+    """ffmpeg and the acceptance bounds for uploaded audio, from settings."""
+
+    ffmpeg_binary: str | None = None
+    min_duration_s: float = 30.0
+    max_duration_s: float = 1200.0
+    workers: int = 2
+    max_rejection_share: float = 0.6
+
+    def bounds(self):  # -> audio.validate.AudioBounds (imported lazily: heavy)
+        """The audio acceptance rules ingestion applies."""
+        from audio.validate import AudioBounds
+
+        return AudioBounds(min_duration_s=self.min_duration_s, max_duration_s=self.max_duration_s)
+
+
 def spark_config(settings: Settings) -> dict[str, Any]:
     """Spark settings shared by the Dagster resource, dbt's session target and benchmarks."""
     config: dict[str, Any] = {
@@ -137,4 +153,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             s3_endpoint_url=settings.s3_endpoint_url,
         ),
         "spark": LazyPySparkResource(spark_config=spark_config(settings)),
+        "audio_tools": AudioToolsResource(
+            ffmpeg_binary=settings.ffmpeg_binary,
+            min_duration_s=settings.upload_min_duration_s,
+            max_duration_s=settings.upload_max_duration_s,
+            workers=settings.workers,
+            max_rejection_share=settings.ingestion_max_rejection_share,
+        ),
     }

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         None, description="Path to an ffmpeg binary; default is the imageio-ffmpeg wheel's."
     )
 
+    # ingestion
+    upload_min_duration_s: float = Field(30.0, description="Shortest accepted upload, in seconds.")
+    upload_max_duration_s: float = Field(1200.0, description="Longest accepted upload, in seconds.")
+    ingestion_max_rejection_share: float = Field(
+        0.6, description="A day whose share of rejected tracks exceeds this fails the ingestion check."
+    )
+    workers: int = Field(2, description="Worker processes for audio-heavy assets.")
+
     # sample world used by the main job
     sample_scale: Literal["small", "medium", "large"] = Field(
         "small", description="Scale of the sample world the main job generates."

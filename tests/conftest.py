@@ -85,3 +85,14 @@ def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(data_dir=data_dir, sample_scale="small", sample_seed=7)
     lake = build_resources(settings)["lake"].lake()
     return place_sample_world(settings, lake, progress=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def ingested_small_world(small_world_dir: Path) -> Path:
+    """The small world after the main job ran on it once (ingestion and everything after); its data dir."""
+    from pipelines.main_run import run_main
+    from pipelines.settings import Settings
+
+    data_dir = small_world_dir.parent
+    assert run_main(Settings(data_dir=data_dir), progress=lambda _m: None) == 0
+    return data_dir

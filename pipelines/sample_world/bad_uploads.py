@@ -513,7 +513,9 @@ def metadata_defect(mutate: Callable[[Metadata], Metadata | str]) -> Builder:
 def duplicate_audio(p: Planner, n: int, bad: BadKind) -> Delivery | None:
     """A catalog track already delivered, re-encoded to MP3 4.5 dB quieter with 2 s trimmed,
     re-submitted under a new ISRC and title (a re-upload of someone else's master)."""
-    music = [g for g in p.delivered if isinstance(g.source, TrackSpec)]
+    # only the first third of good deliveries precede the bad timeline (see Planner.rewind)
+    early = p.delivered[: max(1, len(p.delivered) // 3)]
+    music = [g for g in early if isinstance(g.source, TrackSpec)]
     if not music:
         return None
     original: GoodAudio = music[int(np.random.default_rng([p.seed, 49]).integers(len(music)))]

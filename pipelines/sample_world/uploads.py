@@ -249,12 +249,17 @@ class Planner:
         """A fresh slug id and a submission time later than every earlier one."""
         self._seq += 1
         self._clock += dt.timedelta(
-            minutes=int(self._gaps.integers(3, 40)), seconds=int(self._gaps.integers(0, 60))
+            minutes=int(self._gaps.integers(20, 300)), seconds=int(self._gaps.integers(0, 60))
         )
         delivery_id = f"{prefix}-{self._clock:%Y%m%d}-{self._seq:04d}"
         if not DELIVERY_ID.match(delivery_id):
             raise ValueError(f"delivery id {delivery_id!r} is not a simple slug")
         return delivery_id, self._clock
+
+    def rewind(self, moment: dt.datetime) -> None:
+        """Start a second timeline at `moment`, so bad deliveries arrive among the good ones
+        (a day of nothing but rejections would be a real incident, not a normal day)."""
+        self._clock = moment
 
 
 # --------------------------------------------------------------------------- helpers
@@ -721,6 +726,8 @@ def write_uploads(
     shutil.rmtree(out / UPLOADS_DIR, ignore_errors=True)
     planner = Planner(scale, seed, catalog)
     deliveries = plan_good_deliveries(planner)
+    if deliveries:
+        planner.rewind(sorted(d.submitted_at for d in deliveries)[len(deliveries) // 3])
     deliveries += plan_bad_deliveries(planner)
     jobs = [job for d in deliveries for job in d.jobs]
     say(f"[uploads] {len(deliveries)} deliveries, {len(jobs)} audio files on {workers} worker(s)")

@@ -27,7 +27,8 @@ ANALYSIS_SPECS = (
     TrackSpec(bpm=76.0, tonic=7, mode="major", duration_s=30, style="reggae", seed=2),
     TrackSpec(bpm=92.0, tonic=3, mode="minor", duration_s=30, style="hiphop", seed=3, swing=0.18),
     TrackSpec(bpm=104.0, tonic=2, mode="major", duration_s=30, style="rumba", seed=4),
-    TrackSpec(bpm=112.0, tonic=11, mode="minor", duration_s=30, style="amapiano", seed=5, swing=0.1),
+    TrackSpec(bpm=112.0, tonic=11, mode="minor", duration_s=30, style="amapiano", seed=5,
+              swing=0.1),
     TrackSpec(bpm=124.0, tonic=5, mode="major", duration_s=30, style="electronic", seed=6),
     TrackSpec(bpm=138.0, tonic=0, mode="minor", duration_s=30, style="ndombolo", seed=7),
     TrackSpec(bpm=158.0, tonic=6, mode="major", duration_s=30, style="soukous", seed=8),
@@ -81,7 +82,8 @@ def test_styles_cover_the_platform_genres() -> None:
 
 @pytest.mark.parametrize(
     ("tonic", "mode", "label"),
-    [(0, "major", "C major"), (3, "minor", "Eb minor"), (6, "major", "F# major"), (10, "minor", "Bb minor")],
+    [(0, "major", "C major"), (3, "minor", "Eb minor"), (6, "major", "F# major"),
+     (10, "minor", "Bb minor")],
 )
 def test_key_label_uses_mir_eval_format(tonic: int, mode: str, label: str) -> None:
     assert key_label(tonic, mode) == label
@@ -112,7 +114,8 @@ def test_every_style_renders_clean_stereo(style: str) -> None:
 
 
 def test_synthesis_is_deterministic_and_seed_dependent() -> None:
-    spec = TrackSpec(bpm=101.0, tonic=2, mode="major", duration_s=20, style="highlife", seed=5, swing=0.08)
+    spec = TrackSpec(bpm=101.0, tonic=2, mode="major", duration_s=20, style="highlife", seed=5,
+                     swing=0.08)
     first, second = synthesize(spec), synthesize(spec)
     assert np.array_equal(first, second)
     other = synthesize(TrackSpec(**{**spec.__dict__, "seed": 6}))
@@ -122,20 +125,23 @@ def test_synthesis_is_deterministic_and_seed_dependent() -> None:
 @pytest.mark.parametrize("duration_s", [0.7, 8.0, 8.01, 33.3333])
 @pytest.mark.parametrize("sample_rate", [44100, 48000])
 def test_exact_frame_count(duration_s: float, sample_rate: int) -> None:
-    spec = TrackSpec(bpm=97.0, tonic=1, mode="major", duration_s=duration_s, style="afrobeats", seed=2)
+    spec = TrackSpec(bpm=97.0, tonic=1, mode="major", duration_s=duration_s, style="afrobeats",
+                     seed=2)
     assert synthesize(spec, sample_rate).shape == (round(duration_s * sample_rate), 2)
 
 
 @pytest.mark.parametrize("level_db", [-24.0, -16.0, -11.0])
 def test_level_targets_rms_and_peak_ceiling(level_db: float) -> None:
-    spec = TrackSpec(bpm=128.0, tonic=9, mode="minor", duration_s=25, style="rock", seed=3, level_db=level_db)
+    spec = TrackSpec(bpm=128.0, tonic=9, mode="minor", duration_s=25, style="rock", seed=3,
+                     level_db=level_db)
     pcm = synthesize(spec, sample_rate=SR)
     assert abs(_rms_db(pcm) - level_db) < 0.5
     assert 20 * np.log10(np.abs(pcm).max()) <= -0.3
 
 
 def test_a_very_loud_target_is_limited_not_clipped() -> None:
-    spec = TrackSpec(bpm=128.0, tonic=9, mode="minor", duration_s=20, style="electronic", seed=3, level_db=-7.0)
+    spec = TrackSpec(bpm=128.0, tonic=9, mode="minor", duration_s=20, style="electronic", seed=3,
+                     level_db=-7.0)
     pcm = synthesize(spec, sample_rate=SR)
     assert 20 * np.log10(np.abs(pcm).max()) <= -0.3
     assert _rms_db(pcm) > -9.0
@@ -172,7 +178,8 @@ def test_choruses_are_louder_than_verses() -> None:
     pcm = synthesize(spec, sample_rate=SR)
 
     def level(kind: str) -> float:
-        parts = [pcm[int(s.start_s * SR) : int(s.end_s * SR)] for s in song_structure(spec) if s.name == kind]
+        spans = [(s.start_s, s.end_s) for s in song_structure(spec) if s.name == kind]
+        parts = [pcm[int(start * SR) : int(end * SR)] for start, end in spans]
         return _rms_db(np.concatenate(parts))
 
     assert level("chorus") > level("verse") + 1.5

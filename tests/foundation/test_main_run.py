@@ -23,12 +23,13 @@ def test_main_job_leaves_the_sample_world_in_the_lake(small_world_dir: Path) -> 
         assert (small_world_dir / part).exists(), part
 
 
-def test_a_second_run_reuses_the_world(small_world_dir: Path) -> None:
-    settings = Settings(data_dir=small_world_dir.parent)
+def test_a_second_run_reuses_the_world(small_world_dir: Path, ingested_small_world: Path) -> None:
+    settings = Settings(data_dir=ingested_small_world)
     before = (small_world_dir / "world.json").stat().st_mtime_ns
     messages: list[str] = []
     assert run_main(settings, progress=messages.append) == 0
     assert any("reusing" in m for m in messages)
+    assert any("0 new track partitions" in m for m in messages)
     assert (small_world_dir / "world.json").stat().st_mtime_ns == before
     assert (small_world_dir.parent / "dagster" / "dagster.yaml").is_file()
 
