@@ -70,7 +70,7 @@ def build_catalog(verdicts: list[Verdict]) -> CatalogBuild:
             build.decisions.append(verdict)
             continue
         frames = verdict.fingerprint_array()
-        original = _duplicate_of(build.index, frames, verdict.isrc)
+        original = _duplicate_of(build.index, verdict.lookup_views(), verdict.isrc)
         if original is not None:
             build.duplicate_of[verdict.partition_key] = original[0]
             build.decisions.append(_reject_duplicate(verdict, *original))
@@ -90,11 +90,13 @@ def build_catalog(verdicts: list[Verdict]) -> CatalogBuild:
     return build
 
 
-def _duplicate_of(index: FingerprintIndex, frames: Any, own_isrc: str) -> tuple[str, float] | None:
+def _duplicate_of(
+    index: FingerprintIndex, views: list[tuple[float, Any]], own_isrc: str
+) -> tuple[str, float] | None:
     """The catalog recording (other than this ISRC's own versions) the audio matches, if any."""
-    if frames is None or frames.size == 0 or len(index) == 0:
+    if not views or len(index) == 0:
         return None
-    for match in index.match(frames):
+    for match in index.match_views(views):
         if match.track_id != own_isrc and match.similarity > DUPLICATE_SIMILARITY:
             return match.track_id, match.similarity
     return None

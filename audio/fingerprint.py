@@ -41,6 +41,7 @@ __all__ = [
     "FingerprintError",
     "fingerprint",
     "find_matches",
+    "lookup_fingerprints",
     "Match",
     "FingerprintIndex",
 ]
@@ -49,10 +50,12 @@ __all__ = [
 # samples at its internal 11025 Hz: 0.1238 s per frame, ~8.07 per second.
 ALGORITHM = 1
 FRAME_S = 4096 / 3 / 11025
-# Share of agreeing bits above which two fingerprints are the same recording.
-# Calibrated on synthetic music (tests/ingestion/test_fingerprint.py): copies
-# re-encoded, re-levelled or trimmed keep >= 0.90; different songs of the same
-# style, tempo and key stay <= 0.80; unrelated audio sits near 0.5.
+# Share of agreeing bits from which two fingerprints are the same recording.
+# Calibrated on synthetic music (tests/ingestion/test_fingerprint.py), looked
+# up with find_matches: copies re-encoded (MP3, AAC, WAV), re-levelled (+-6 dB)
+# or trimmed keep >= 0.97; different songs sharing style, tempo, key and level
+# reach 0.89 (one seed pair that renders nearly the same backing track, 0.99);
+# unrelated songs stay under 0.75.
 DEFAULT_THRESHOLD = 0.93
 # A copy trimmed by a whole number of frames lines up with the catalog frame
 # for frame; one trimmed by half a frame does not, and loses ~5 points of
@@ -97,7 +100,8 @@ def fingerprint(
     command = [
         ffmpeg_binary(ffmpeg_path), "-hide_banner", "-nostdin", "-loglevel", "error",
         "-protocol_whitelist", "file", "-ss", f"{float(start_s):.6f}",
-        "-t", f"{float(max_seconds):g}", "-i", f"file:{source.resolve()}", "-map", "0:a:0", "-vn", "-ac", "1",
+        "-t", f"{float(max_seconds):g}", "-i", f"file:{source.resolve()}",
+        "-map", "0:a:0", "-vn", "-ac", "1",
         "-f", "chromaprint", "-fp_format", "raw", "-algorithm", str(ALGORITHM), "pipe:1",
     ]  # fmt: skip
     try:
@@ -120,6 +124,26 @@ def fingerprint(
     return np.frombuffer(done.stdout[:usable], dtype="<u4").astype(np.uint32)
 
 
+def lookup_fingerprints(
+    path: Path,
+    *,
+    ffmpeg_path: str | None = None,
+    max_seconds: float = 120,
+    timeout_s: float = 120,
+) -> list[tuple[float, np.ndarray]]:
+    """``(start_s, fingerprint)`` of ``path`` at each of :data:`LOOKUP_PHASES_S`.
+
+    What to keep for looking an upload up later (:meth:`FingerprintIndex.match_views`);
+    the first view starts at 0 and is what :func:`fingerprint` gives, the one
+    to file in the catalog.
+    """
+    return [
+        (start, fingerprint(path, ffmpeg_path=ffmpeg_path, max_seconds=max_seconds,
+                            start_s=start, timeout_s=timeout_s))  # fmt: skip
+        for start in LOOKUP_PHASES_S
+    ]
+
+
 def find_matches(
     index: FingerprintIndex,
     path: Path,
@@ -131,20 +155,14 @@ def find_matches(
 ) -> list[Match]:
     """Catalog tracks that ``path`` is a copy of, best first: the lookup ingestion should use.
 
-    Fingerprints the file at each of :data:`LOOKUP_PHASES_S` and keeps each
-    track's best match, so a copy trimmed by any amount lines up with the
-    catalog (see ``LOOKUP_PHASES_S``). Raises :class:`FingerprintError` when
-    the file cannot be fingerprinted.
+    Looks the file up from every phase of :data:`LOOKUP_PHASES_S`, so a copy
+    trimmed by any amount lines up with the catalog. Raises
+    :class:`FingerprintError` when the file cannot be fingerprinted.
     """
-    best: dict[str, Match] = {}
-    for start in LOOKUP_PHASES_S:
-        fp = fingerprint(path, ffmpeg_path=ffmpeg_path, max_seconds=max_seconds, start_s=start,
-                         timeout_s=timeout_s)  # fmt: skip
-        for found in index.match(fp, threshold=threshold, start_s=start):
-            kept = best.get(found.track_id)
-            if kept is None or found.similarity > kept.similarity:
-                best[found.track_id] = found
-    return sorted(best.values(), key=lambda m: (-m.similarity, m.track_id))
+    views = lookup_fingerprints(
+        path, ffmpeg_path=ffmpeg_path, max_seconds=max_seconds, timeout_s=timeout_s
+    )
+    return index.match_views(views, threshold=threshold)
 
 
 @dataclass(frozen=True)
@@ -163,22 +181,47 @@ class Match:
     offset: float
 
 
+# A posting packs into 64 bits: sub-key (slice tag + key bits), the track's
+# index within its segment, and the frame's position within the track.
+_POSITION_BITS = 16
+_TRACK_BITS = 64 - _POSITION_BITS - (_KEY_BITS + 1)
+MAX_FRAMES = 1 << _POSITION_BITS  # ~2.25 h of audio: far beyond any max_seconds
+assert len(_SLICE_SHIFTS) <= 2  # one tag bit
+
+
 @dataclass(frozen=True)
 class _Segment:
-    """Immutable postings of some tracks: sub-keys sorted, with the frame each came from.
+    """Immutable postings of some tracks, sorted by sub-key.
 
-    ``postings`` index the segment's concatenated frame space; ``starts[i]``
-    is where local track ``i`` begins in it and ``slots[i]`` its index slot.
+    Each entry packs ``sub-key | local track | position``, so one sort orders
+    postings by key (then track, then position), a key's postings are one
+    contiguous range found by binary search, and a hit decodes to its track
+    and position without another lookup. ``slots[i]`` is the index slot of
+    the segment's local track ``i``.
     """
 
-    keys: np.ndarray  # uint32, sorted
-    postings: np.ndarray  # uint32
-    starts: np.ndarray  # int64, len(slots) + 1
+    entries: np.ndarray  # uint64, sorted
     slots: np.ndarray  # int64
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.keys, self.postings, self.starts, self.slots))
+        return self.entries.nbytes + self.slots.nbytes
+
+    def ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi) entry ranges holding each of ``keys`` (fastest with ``keys`` sorted)."""
+        first = keys.astype(np.uint64) << np.uint64(_TRACK_BITS + _POSITION_BITS)
+        last = first | np.uint64((1 << (_TRACK_BITS + _POSITION_BITS)) - 1)  # no overflow
+        return (
+            np.searchsorted(self.entries, first, "left"),
+            np.searchsorted(self.entries, last, "right"),
+        )
+
+    def hits(self, entry_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(slot, position in its track) of the given entries."""
+        entries = self.entries[entry_index]
+        local = (entries >> np.uint64(_POSITION_BITS)) & np.uint64((1 << _TRACK_BITS) - 1)
+        positions = entries & np.uint64(MAX_FRAMES - 1)
+        return self.slots[local.astype(np.int64)], positions.astype(np.int64)
 
 
 def _sub_keys(frames: np.ndarray) -> np.ndarray:
@@ -192,31 +235,41 @@ def _sub_keys(frames: np.ndarray) -> np.ndarray:
     )
 
 
-def _radix_argsort(keys: np.ndarray) -> np.ndarray:
-    """Stable argsort of < 2**22 keys as two 11-bit counting-sort passes (linear time)."""
-    low = (keys & np.uint32(0x7FF)).astype(np.uint16)
-    order = np.argsort(low, kind="stable")
-    high = (keys[order] >> np.uint32(11)).astype(np.uint16)
-    return order[np.argsort(high, kind="stable")]
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0..count-1 for each count, concatenated (the index of each item within its group)."""
+    total = int(counts.sum())
+    return np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _build_segment(slots: list[int], fps: list[np.ndarray]) -> _Segment:
-    """Postings for the given tracks: every ``_CATALOG_STRIDE``-th frame under each sub-key."""
+    """Postings for the given tracks: every ``_CATALOG_STRIDE``-th frame under each sub-key.
+
+    Written slice by slice into one preallocated array with in-place
+    operations: at 100k tracks there are ~10**8 entries, and every
+    temporary array would cost most of a gigabyte.
+    """
+    if len(slots) >= 1 << _TRACK_BITS:
+        raise ValueError(f"a segment may hold at most {1 << _TRACK_BITS} tracks")
     lengths = np.array([len(fps[s]) for s in slots], dtype=np.int64)
-    starts = np.zeros(len(slots) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    if starts[-1] >= 2**32:
-        raise ValueError("a segment may hold at most 2**32 fingerprint frames")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     frames = np.concatenate([fps[s] for s in slots]) if slots else np.zeros(0, np.uint32)
-    positions = np.concatenate(
-        [np.arange(0, n, _CATALOG_STRIDE) for n in lengths] if slots else [np.zeros(0, np.int64)]
-    )
-    local = np.repeat(starts[:-1], (lengths + _CATALOG_STRIDE - 1) // _CATALOG_STRIDE)
-    posting = (local + positions).astype(np.uint32)
-    keys = _sub_keys(frames[posting]).ravel()
-    postings = np.tile(posting, len(_SLICE_SHIFTS))
-    order = _radix_argsort(keys)
-    return _Segment(keys[order], postings[order], starts, np.asarray(slots, dtype=np.int64))
+    filed = (lengths + _CATALOG_STRIDE - 1) // _CATALOG_STRIDE
+    position = _ranks(filed) * _CATALOG_STRIDE
+    local = np.repeat(np.arange(len(slots), dtype=np.int64), filed)
+    values = frames[starts[local] + position]
+    where = local.astype(np.uint64)  # becomes local << position bits | position
+    where <<= np.uint64(_POSITION_BITS)
+    where |= position.astype(np.uint64)
+    del local, position, frames
+    n = values.size
+    entries = np.empty(n * len(_SLICE_SHIFTS), dtype=np.uint64)
+    for i, key in enumerate(_sub_keys(values)):
+        part = entries[i * n : (i + 1) * n]
+        part[:] = key
+        part <<= np.uint64(_TRACK_BITS + _POSITION_BITS)
+        part |= where
+    entries.sort()
+    return _Segment(entries, np.asarray(slots, dtype=np.int64))
 
 
 def _bit_agreement(query: np.ndarray, track: np.ndarray, delta: int) -> tuple[float, int]:
@@ -242,10 +295,11 @@ class FingerprintIndex:
     def __init__(self) -> None:
         self._ids: list[str | None] = []
         self._fps: list[np.ndarray] = []
+        self._sizes: list[int] = []  # frames each slot was added with (kept after removal)
         self._slot_of: dict[str, int] = {}
         self._alive = np.zeros(0, dtype=bool)
         self._segments: list[_Segment] = []
-        self._pending: list[int] = []
+        self._pending: dict[int, None] = {}  # slots added since the last seal, in order
         self._dead_frames = 0
         self._live_frames = 0
 
@@ -259,21 +313,27 @@ class FingerprintIndex:
 
     def add(self, track_id: str, fp: np.ndarray) -> None:
         """File ``fp`` under ``track_id``, replacing any fingerprint it had."""
-        frames = np.ascontiguousarray(fp, dtype=np.uint32)
+        frames = np.array(fp, dtype=np.uint32)  # a copy: the caller may reuse its array
         if frames.ndim != 1 or frames.size == 0:
             raise ValueError(f"fingerprint of {track_id!r} must be a non-empty 1-D array")
+        if frames.size > MAX_FRAMES:
+            raise ValueError(
+                f"fingerprint of {track_id!r} has {frames.size} frames; at most {MAX_FRAMES} "
+                f"are indexed (fingerprint the first minutes: see max_seconds)"
+            )
         if track_id in self._slot_of:
             self.remove(track_id)
         slot = len(self._ids)
         self._ids.append(track_id)
         self._fps.append(frames)
+        self._sizes.append(frames.size)
         self._slot_of[track_id] = slot
         if slot >= len(self._alive):
             grown = np.zeros(max(16, 2 * len(self._alive)), dtype=bool)
             grown[: len(self._alive)] = self._alive
             self._alive = grown
         self._alive[slot] = True
-        self._pending.append(slot)
+        self._pending[slot] = None
         self._live_frames += frames.size
 
     def remove(self, track_id: str) -> None:
@@ -287,7 +347,7 @@ class FingerprintIndex:
         self._fps[slot] = np.zeros(0, dtype=np.uint32)
         self._live_frames -= size
         if slot in self._pending:
-            self._pending.remove(slot)
+            del self._pending[slot]
         else:
             self._dead_frames += size
 
@@ -310,7 +370,8 @@ class FingerprintIndex:
 
         ``start_s`` is where in its audio ``fp`` starts (it corrects the
         reported offsets). One fingerprint can sit up to half a frame off the
-        catalog's grid; :func:`find_matches` looks a file up from two phases.
+        catalog's grid and lose ~5 points of similarity: look uploads up with
+        :func:`find_matches` or :meth:`match_views`, which try two phases.
         """
         query = np.ascontiguousarray(fp, dtype=np.uint32)
         if query.ndim != 1:
@@ -326,16 +387,28 @@ class FingerprintIndex:
         ]
         return sorted(matches, key=lambda m: (-m.similarity, m.track_id))
 
+    def match_views(
+        self, views: Iterable[tuple[float, np.ndarray]], *, threshold: float = DEFAULT_THRESHOLD
+    ) -> list[Match]:
+        """:meth:`match` for each ``(start_s, fingerprint)`` view of one upload, keeping each
+        track's best match (views from :func:`lookup_fingerprints`)."""
+        best: dict[str, Match] = {}
+        for start_s, fp in views:
+            for found in self.match(fp, threshold=threshold, start_s=start_s):
+                kept = best.get(found.track_id)
+                if kept is None or found.similarity > kept.similarity:
+                    best[found.track_id] = found
+        return sorted(best.values(), key=lambda m: (-m.similarity, m.track_id))
+
     def _votes(self, query: np.ndarray) -> list[tuple[int, int]]:
         """Top (slot, offset in frames) candidates by number of agreeing sub-keys."""
         keys = _sub_keys(query).ravel()
         q_pos = np.tile(np.arange(query.size, dtype=np.int64), len(_SLICE_SHIFTS))
-        ranges = [
-            (np.searchsorted(s.keys, keys, "left"), np.searchsorted(s.keys, keys, "right"))
-            for s in self._segments
-        ]
+        order = np.argsort(keys, kind="stable")  # sorted keys make binary searches cache-friendly
+        keys, q_pos = keys[order], q_pos[order]
+        ranges = [seg.ranges(keys) for seg in self._segments]
         counts = sum(hi - lo for lo, hi in ranges)
-        total = sum(s.keys.size for s in self._segments)
+        total = sum(seg.entries.size for seg in self._segments)
         mean = total / (len(_SLICE_SHIFTS) << _KEY_BITS)
         usable = counts <= max(_HOT_KEY_FLOOR, _HOT_KEY_FACTOR * mean)
         pairs = [
@@ -353,14 +426,11 @@ class FingerprintIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(slot, catalog position - query position) for every posting the query keys hit."""
         counts = hi - lo
-        n = int(counts.sum())
-        if n == 0:
+        if not counts.any():
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         owner = np.repeat(np.arange(counts.size), counts)
-        within = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
-        frame = seg.postings[lo[owner] + within].astype(np.int64)
-        local = np.searchsorted(seg.starts, frame, "right") - 1
-        return seg.slots[local], frame - seg.starts[local] - q_pos[owner]
+        slots, positions = seg.hits(lo[owner] + _ranks(counts))
+        return slots, positions - q_pos[owner]
 
     def _score(self, query: np.ndarray, slot: int, delta: int, start_s: float) -> Match | None:
         """Exact bit agreement at the voted offset (and its neighbours: votes split on
@@ -386,17 +456,17 @@ class FingerprintIndex:
         outweigh half the live ones.
         """
         if self._dead_frames > self._live_frames // 2 and self._dead_frames:
-            self._pending = self._live_slots()
+            self._pending = dict.fromkeys(self._live_slots())
             self._segments = []
             self._dead_frames = 0
         if not self._pending:
             return
-        slots = self._pending
-        self._pending = []
+        slots = list(self._pending)
+        self._pending = {}
         while self._segments and self._segments[-1].slots.size < 2 * len(slots):
             merged = self._segments.pop()
             alive = self._alive[merged.slots]
-            self._dead_frames -= int(np.diff(merged.starts)[~alive].sum())
+            self._dead_frames -= sum(self._sizes[s] for s in merged.slots[~alive].tolist())
             slots = merged.slots[alive].tolist() + slots
         self._segments.append(_build_segment(slots, self._fps))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import numpy as np
 from audio.delivery.ern import parse_ern
 from audio.delivery.metadata import parse_metadata
 from audio.delivery.model import ParsedDelivery, Problem
-from audio.fingerprint import FingerprintError, fingerprint
+from audio.fingerprint import FingerprintError, lookup_fingerprints
 from audio.reasons import Reason
 from audio.validate import AudioBounds, validate_audio
 
@@ -45,6 +45,9 @@ class Verdict:
     audio: dict[str, Any] | None  # AudioFacts as a dict
     fingerprint_b64: str | None = None
     isrc: str | None = None
+    # a second fingerprint started half a frame later, so copies cut at any offset still match
+    fingerprint_shifted_b64: str | None = None
+    fingerprint_shift_s: float = 0.0
     received_at: str | None = None  # when the delivery's completion marker landed (UTC, ISO 8601)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -55,9 +58,12 @@ class Verdict:
 
     def fingerprint_array(self) -> np.ndarray | None:
         """The stored fingerprint back as uint32 frames."""
-        if not self.fingerprint_b64:
-            return None
-        return np.frombuffer(base64.b64decode(self.fingerprint_b64), dtype="<u4").astype(np.uint32)
+        return _frames(self.fingerprint_b64)
+
+    def lookup_views(self) -> list[tuple[float, np.ndarray]]:
+        """(start_s, frames) views for FingerprintIndex.match_views."""
+        views = [(0.0, _frames(self.fingerprint_b64)), (self.fingerprint_shift_s, _frames(self.fingerprint_shifted_b64))]
+        return [(start, frames) for start, frames in views if frames is not None and frames.size]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict with stable key order (verdict files are compared byte for byte)."""
@@ -76,6 +82,16 @@ class Verdict:
         )
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "problems"}
         return cls(problems=problems, **fields)
+
+
+def _frames(b64: str | None) -> np.ndarray | None:
+    if not b64:
+        return None
+    return np.frombuffer(base64.b64decode(b64), dtype="<u4").astype(np.uint32)
+
+
+def _b64(frames: np.ndarray) -> str:
+    return base64.b64encode(frames.astype("<u4").tobytes()).decode("ascii")
 
 
 def partition_key(delivery_id: str, track_index: int) -> str:
@@ -153,18 +169,22 @@ def judge_track(
                 file=track.audio_file, actual=facts.md5, declared=track.audio_md5),
             field="audio_md5",
         ))  # fmt: skip
-    fp_b64 = None
+    views: list[tuple[float, np.ndarray]] = []
     if not audio_problems:
         try:
-            frames = fingerprint(audio_path, ffmpeg_path=ffmpeg_path)
-            fp_b64 = base64.b64encode(frames.astype("<u4").tobytes()).decode("ascii")
+            views = lookup_fingerprints(audio_path, ffmpeg_path=ffmpeg_path)
         except FingerprintError as exc:
             problems.append(Problem(
                 Reason.AUDIO_UNDECODABLE,
                 Reason.AUDIO_UNDECODABLE.message(file=track.audio_file, detail=f"fingerprint failed: {exc}"),
             ))  # fmt: skip
     audio = asdict(facts) if facts is not None else None
-    return _verdict(key, parsed, track_index, problems, record, audio, fp_b64, track.isrc)
+    verdict = _verdict(key, parsed, track_index, problems, record, audio, None, track.isrc)
+    if views:
+        verdict = replace(verdict, fingerprint_b64=_b64(views[0][1]))
+    if len(views) > 1:
+        verdict = replace(verdict, fingerprint_shifted_b64=_b64(views[1][1]), fingerprint_shift_s=views[1][0])
+    return verdict
 
 
 def _verdict(

@@ -28,7 +28,7 @@ import struct
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -122,7 +122,7 @@ def inspect_audio(
     return AudioFacts(
         container=info.container,
         codec=info.codec,
-        sample_rate=info.sample_rate or run.sample_rate or None,
+        sample_rate=run.sample_rate or info.sample_rate or None,
         channels=run.channels or None,
         declared_duration_s=declared,
         decoded_duration_s=decoded_s,
@@ -443,8 +443,9 @@ class _DecodeRun:
     sample_rate: int = 0
     channels: int = 0
     returncode: int | None = None
+    timeout_s: float = 0.0
     timed_out: bool = False
-    stderr_head: list[str] | None = None
+    stderr_head: list[str] = field(default_factory=list)
     decoder_errors: int = 0
     start_error: str | None = None
     decoder_error: str | None = None
@@ -475,7 +476,7 @@ def _decode(path: Path, binary: str, timeout_s: float) -> _DecodeRun:
         )
     except OSError as exc:
         raise FFmpegError(f"could not start ffmpeg to inspect {path}: {exc}", command=command)
-    run = _DecodeRun(stats=_Stats())
+    run = _DecodeRun(stats=_Stats(), timeout_s=timeout_s)
     reader = _StderrReader(proc.stderr)  # type: ignore[arg-type]
     reader.start()
     timer = threading.Timer(timeout_s, _kill, args=(proc, run))
@@ -584,7 +585,7 @@ class _StderrReader(threading.Thread):
 def _failure(run: _DecodeRun, info: _StreamInfo) -> str | None:
     """Why no audio came out, in words for the sender; None when some did."""
     if run.timed_out:
-        return "decoding did not finish within the time limit"
+        return f"decoding did not finish within the time limit of {run.timeout_s:g} s"
     if run.stats.samples > 0:
         return None
     if info.container is None:

@@ -131,7 +131,9 @@ def validate_audio(
     return facts, judge(facts, declared_name, bounds)
 
 
-def judge(facts: AudioFacts, declared_name: str, bounds: AudioBounds = AudioBounds()) -> list[Problem]:
+def judge(
+    facts: AudioFacts, declared_name: str, bounds: AudioBounds = AudioBounds()
+) -> list[Problem]:
     """The rules ``facts`` break, identity first (see the module docstring)."""
     identity = _identity_problems(facts, declared_name, bounds)
     if identity:
@@ -206,7 +208,8 @@ def _layout_problems(facts: AudioFacts, name: str, bounds: AudioBounds) -> list[
     rate = facts.sample_rate
     if rate is not None and not bounds.min_sample_rate <= rate <= bounds.max_sample_rate:
         problems.append(_problem(Reason.AUDIO_SAMPLE_RATE, name, sample_rate=rate, file=name,
-                                 min_hz=bounds.min_sample_rate, max_hz=bounds.max_sample_rate))  # fmt: skip
+                                 min_hz=bounds.min_sample_rate,
+                                 max_hz=bounds.max_sample_rate))  # fmt: skip
     if facts.channels is not None and facts.channels > bounds.max_channels:
         problems.append(_problem(Reason.AUDIO_CHANNELS, name, file=name, channels=facts.channels,
                                  max_channels=bounds.max_channels))  # fmt: skip

@@ -119,7 +119,8 @@ def _truncated_aiff(d: Path) -> Path:
 
 
 def _wma(d: Path) -> Path:
-    return _ffmpeg_encode(_tune(35.0), SR, d / "x.wma", "-c:a", "wmav2", "-b:a", "128k", "-f", "asf")
+    args = ("-c:a", "wmav2", "-b:a", "128k", "-f", "asf")
+    return _ffmpeg_encode(_tune(35.0), SR, d / "x.wma", *args)
 
 
 def _webm_opus(d: Path) -> Path:
