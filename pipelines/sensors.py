@@ -52,11 +52,17 @@ def discover_deliveries(lake: Lake, seen: set[str]) -> Discovery:
     return Discovery(deliveries, keys, skipped)
 
 
-def register_new_deliveries(lake: Lake, instance, seen: set[str]) -> Discovery:
-    """Add partitions for new deliveries to the instance (used by the sensor and the main job)."""
-    found = discover_deliveries(lake, seen)
+def unregistered(instance, keys: list[str]) -> list[str]:
+    """The keys the instance does not know yet, in order: a delivery seen twice adds nothing."""
     existing = set(instance.get_dynamic_partitions(track_deliveries.name))
-    new = [k for k in found.partition_keys if k not in existing]
+    return [k for k in keys if k not in existing]
+
+
+def register_new_deliveries(lake: Lake, instance, seen: set[str]) -> Discovery:
+    """Add partitions for new deliveries to the instance (used by the main job; the sensor
+    asks Dagster to add them through its result instead)."""
+    found = discover_deliveries(lake, seen)
+    new = unregistered(instance, found.partition_keys)
     if new:
         instance.add_dynamic_partitions(track_deliveries.name, new)
     return Discovery(found.deliveries, new, found.skipped)
@@ -76,8 +82,7 @@ def upload_sensor(context: SensorEvaluationContext, lake: LakeResource) -> Senso
         context.log.warning(f"delivery {delivery_id!r} skipped: {why}")
     if not found.deliveries:
         return SkipReason("no new complete deliveries")
-    existing = set(context.instance.get_dynamic_partitions(track_deliveries.name))
-    new = [k for k in found.partition_keys if k not in existing]
+    new = unregistered(context.instance, found.partition_keys)
     new_cursor = json.dumps({"seen": sorted(seen | set(found.deliveries))})
     if not new:
         return SensorResult(cursor=new_cursor)

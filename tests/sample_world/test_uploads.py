@@ -228,8 +228,7 @@ def test_ern_album_parses_safely_and_names_its_tracks_upc_and_hashes(
 
 
 def test_the_public_ddex_sample_reads_with_the_same_paths() -> None:
-    if not DDEX_SAMPLE.is_file():
-        pytest.skip("shared DDEX sample not present")
+    assert DDEX_SAMPLE.is_file(), f"the shared DDEX sample is missing: {DDEX_SAMPLE}"
     root = DET.parse(DDEX_SAMPLE).getroot()
     assert _ern_isrcs(root) == ["GBAYC1700598"]
     assert root.findtext("./ReleaseList/Release/RelatedRelease/ReleaseId/ICPN") == "190295810726"
