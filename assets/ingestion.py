@@ -39,6 +39,21 @@ from pipelines.lake import Lake
 from pipelines.resources import AudioToolsResource, LakeResource, WarehouseResource
 
 track_deliveries = DynamicPartitionsDefinition(name="track_deliveries")
+# One partition per accepted catalog version ("<ISRC>.v<n>"), added by the catalog asset:
+# the audio assets (renditions, loudness, waveform, preview) are partitioned by it.
+catalog_tracks = DynamicPartitionsDefinition(name="catalog_tracks")
+
+
+def catalog_track_key(isrc: str, version: int) -> str:
+    return f"{isrc}.v{int(version)}"
+
+
+def split_catalog_track_key(key: str) -> tuple[str, int]:
+    """``"CDA012600001.v2"`` -> ``("CDA012600001", 2)``, with a clear error for anything else."""
+    isrc, sep, version = key.rpartition(".v")
+    if not sep or not isrc or not version.isdigit() or int(version) < 1:
+        raise ValueError(f"not a catalog track partition key (<ISRC>.v<n>): {key!r}")
+    return isrc, int(version)
 
 UPLOADS = "landing/uploads"
 VERDICTS = "ingestion/verdicts"
@@ -149,6 +164,7 @@ def catalog(context: AssetExecutionContext, lake: LakeResource, warehouse: Wareh
     with warehouse.get_connection() as con:
         _replace_table(con, "catalog", catalog_rows)
         _replace_table(con, "ingestion_decisions", decision_rows)
+    _register_catalog_tracks(context, build)
     current = catalog_rows.filter(pl.col("is_current")) if catalog_rows.height else catalog_rows
     context.log.info(f"catalog: {current.height} tracks, {catalog_rows.height} versions, {quarantined} quarantined")
     preview = current.select("isrc", "version", "title", "artist_name", "genre").head(10) if current.height else current
@@ -158,6 +174,16 @@ def catalog(context: AssetExecutionContext, lake: LakeResource, warehouse: Wareh
         "quarantined_deliveries": quarantined,
         "preview": MetadataValue.md(preview.to_pandas().to_markdown(index=False) if preview.height else "(empty)"),
     })  # fmt: skip
+
+
+def _register_catalog_tracks(context: AssetExecutionContext, build: CatalogBuild) -> None:
+    """Add a catalog_tracks partition for every accepted version not registered yet."""
+    keys = [catalog_track_key(v.isrc, v.version) for v in build.versions]
+    known = set(context.instance.get_dynamic_partitions(catalog_tracks.name))
+    new = [k for k in keys if k not in known]
+    if new:
+        context.instance.add_dynamic_partitions(catalog_tracks.name, new)
+        context.log.info(f"registered {len(new)} new catalog track partitions")
 
 
 def _publish_audio(lake: Lake, build: CatalogBuild) -> None:

@@ -20,6 +20,8 @@ import ffmpeg as ffmpeg_cli
 import imageio_ffmpeg
 import numpy as np
 
+from audio.pcm import as_frames
+
 __all__ = [
     "FFmpegError",
     "ffmpeg_binary",
@@ -93,17 +95,7 @@ def _run(command: list[str], *, stdin: bytes | None = None, what: str) -> bytes:
 
 def _as_frames(pcm: np.ndarray) -> np.ndarray:
     """Validate and normalise PCM to C-contiguous float32 (frames, channels)."""
-    array = np.asarray(pcm)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[1] < 1:
-        raise ValueError(f"pcm must have shape (frames, channels), got {array.shape}")
-    if array.shape[0] == 0:
-        raise ValueError("pcm has no frames")
-    array = np.ascontiguousarray(array, dtype="<f4")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("pcm contains NaN or infinite samples")
-    return array
+    return as_frames(pcm)
 
 
 def _encode_command(

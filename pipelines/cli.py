@@ -71,6 +71,17 @@ def _add_audio(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("file", type=Path)
     validate.add_argument("--metadata", type=Path, help="a metadata.json to validate with it")
     validate.set_defaults(handler=_audio_validate)
+    transcode = audio_sub.add_parser(
+        "transcode",
+        help="make the HLS ladder, loudness, waveform and preview of one file (the assets' code path)",
+    )
+    transcode.add_argument("input", type=Path, help="an audio file (WAV, FLAC, MP3, ...)")
+    transcode.add_argument("outdir", type=Path, help="an empty or new folder for the outputs")
+    transcode.add_argument("--encrypt", action="store_true", help="AES-128 encrypt the segments with a new key")
+    transcode.add_argument("--key-out", type=Path, help="where to write the key (required with --encrypt)")
+    transcode.add_argument("--key-uri", default="key.bin", help="key URI written into the playlists")
+    transcode.add_argument("--lossless", action="store_true", help="add the FLAC rendition")
+    transcode.set_defaults(handler=_audio_transcode)
 
 
 def _audio_validate(args: argparse.Namespace) -> int:
@@ -93,6 +104,43 @@ def _audio_validate(args: argparse.Namespace) -> int:
     report["problems"] = [{"code": p.reason.value, "message": p.message, "field": p.field} for p in problems]
     print(json.dumps(report, indent=2, sort_keys=True, default=str))
     return 1 if problems else 0
+
+
+def _audio_transcode(args: argparse.Namespace) -> int:
+    """Same functions as the audio assets, into a local folder; prints the summary as JSON."""
+    import time
+
+    from audio.ffmpeg import FFmpegError
+    from audio.hls import Encryption, Ladder
+    from audio.hls_crypto import new_key
+    from pipelines.resources import build_resources
+    from pipelines.settings import get_settings
+
+    from audio.transcode import transcode_track
+
+    if not args.input.is_file():
+        raise SystemExit(f"congowave: no such audio file: {args.input}")
+    if args.encrypt and args.key_out is None:
+        raise SystemExit("congowave: --encrypt needs --key-out PATH (the key must not sit beside the segments)")
+    options = build_resources(get_settings())["audio_processing"].options()
+    if args.lossless and not any(r.codec == "flac" for r in options.ladder.renditions):
+        ladder = options.ladder
+        options = type(options)(**{**options.__dict__, "ladder": Ladder(
+            (*ladder.renditions, *Ladder.standard([], lossless=True).renditions), ladder.segment_s)})
+    encryption = None
+    if args.encrypt:
+        key = new_key()
+        args.key_out.write_bytes(key)
+        encryption = Encryption(key, args.key_uri)
+    print(f"[transcode] {args.input} -> {args.outdir}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        summary = transcode_track(args.input, args.outdir, options, encryption=encryption)
+    except (FFmpegError, ValueError) as exc:
+        raise SystemExit(f"congowave: transcode failed: {exc}") from None
+    summary["wall_s"] = round(time.perf_counter() - started, 3)
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
 
 
 def _facts(facts: object) -> dict:

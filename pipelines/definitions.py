@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from assets.audio import AUDIO_ASSETS, AUDIO_CHECKS
 from assets.ingestion import INGESTION_ASSETS, INGESTION_CHECKS
-from pipelines.jobs import main_job, platform_job, track_ingestion_job
+from pipelines.jobs import JOBS
 from pipelines.sensors import upload_sensor
 from pipelines.resources import build_resources
 from pipelines.settings import Settings, get_settings
@@ -18,9 +19,9 @@ from pipelines.settings import Settings, get_settings
 def build_definitions(settings: Settings) -> Definitions:
     """All definitions, with resources for the given settings' profile."""
     return Definitions(
-        assets=[*INGESTION_ASSETS],
-        asset_checks=[*INGESTION_CHECKS],
-        jobs=[main_job, track_ingestion_job, platform_job],
+        assets=[*INGESTION_ASSETS, *AUDIO_ASSETS],
+        asset_checks=[*INGESTION_CHECKS, *AUDIO_CHECKS],
+        jobs=JOBS,
         sensors=[upload_sensor],
         resources=build_resources(settings),
     )

@@ -1,27 +1,46 @@
-"""Jobs: the main job, and the two stages the README's first command runs it in."""
+"""Jobs: the stages the README's first command (the main job) runs in.
+
+A Dagster job may hold only one partitions definition, so there is no single
+"everything" job: partitioned assets run in their own jobs over ranges of
+partitions, and the unpartitioned ones around them run in between. The stage
+order is the order of the asset graph (verdicts, catalog, per-track audio,
+everything else); `pipelines/main_run.py:STAGES` runs them in that order.
+"""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
+from assets.audio import AUDIO_PARTITIONED_ASSETS
 from assets.ingestion import upload_verdicts
 
-PARTITIONED_STAGE = AssetSelection.assets(upload_verdicts)
-
-main_job = define_asset_job(
-    "main",
-    selection=AssetSelection.all(),
-    description="Everything the platform defines, in dependency order (the README's first command).",
-)
+TRACK_STAGE = AssetSelection.assets(upload_verdicts)
+AUDIO_STAGE = AssetSelection.assets(*AUDIO_PARTITIONED_ASSETS)
+PARTITIONED = TRACK_STAGE | AUDIO_STAGE
+CATALOG_STAGE = AUDIO_STAGE.upstream() - PARTITIONED
 
 track_ingestion_job = define_asset_job(
     "track_ingestion",
-    selection=PARTITIONED_STAGE,
+    selection=TRACK_STAGE,
     description="Judge delivered tracks: one dynamic partition per track, many per run.",
+)
+
+catalog_job = define_asset_job(
+    "catalog_build",
+    selection=CATALOG_STAGE,
+    description="The catalog from the verdicts (registers the catalog track partitions).",
+)
+
+track_audio_job = define_asset_job(
+    "track_audio_processing",
+    selection=AUDIO_STAGE,
+    description="Per catalog track: HLS ladder, loudness, waveform and preview; many tracks per run.",
 )
 
 platform_job = define_asset_job(
     "platform",
-    selection=AssetSelection.all() - PARTITIONED_STAGE,
-    description="Everything downstream of the per-track verdicts.",
+    selection=AssetSelection.all() - PARTITIONED - CATALOG_STAGE,
+    description="Everything downstream of the per-track stages.",
 )
+
+JOBS = [track_ingestion_job, catalog_job, track_audio_job, platform_job]

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import re
 import tempfile
 import uuid
@@ -494,6 +495,25 @@ class Lake:
             local = os.path.join(tmpdir, relpath.rsplit("/", 1)[-1])
             pq.write_table(table, local, **writer_kwargs)
             self._s3_put_local_file(local, relpath, _sha256_local(local))
+
+    def delete(self, relpath: str) -> None:
+        """Remove one file; a file that is already gone is not an error (re-runs)."""
+        self._delete(relpath)
+
+    def delete_tree(self, prefix: str) -> int:
+        """Remove every file under ``prefix`` (and, locally, its folders); returns the file count."""
+        base = self._fspath(prefix)
+        try:
+            files = self.fs.find(base, withdirs=False)
+        except FileNotFoundError:
+            files = []
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(path)
+        if self._protocol == "file" and os.path.isdir(base):
+            shutil.rmtree(base, ignore_errors=True)
+        self.fs.invalidate_cache(base)
+        return len(files)
 
     def _delete(self, relpath: str) -> None:
         path = self._fspath(relpath)

@@ -1,8 +1,9 @@
 """The main job as the README's first command runs it.
 
 Puts the sample world into the lake (reusing it when the same world is
-already there), then materializes every asset of the code location in one
-Dagster run on the configured instance, so the run shows in the Dagster UI.
+already there), then materializes every asset of the code location on the
+configured instance, stage by stage (see `STAGES`): partitioned stages in
+ranged runs over the partitions not done yet. Every run shows in the Dagster UI.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -61,7 +63,7 @@ def run_main(settings: Settings, progress: Progress = say) -> int:
     with DagsterInstance.get() as instance:
         found = register_new_deliveries(lake, instance, seen=set())
         progress(f"[main] {len(found.deliveries)} complete deliveries, {len(found.partition_keys)} new track partitions")
-        ok = _judge_new_tracks(defs, instance, progress) and _run_platform(defs, instance, progress)
+        ok = _run_stages(defs, instance, progress)
     if not ok:
         progress("[main] the run failed: open the Dagster UI (`dagster dev`) to see the failed steps")
         return 1
@@ -69,18 +71,50 @@ def run_main(settings: Settings, progress: Progress = say) -> int:
     return 0
 
 
-def _judge_new_tracks(defs, instance: DagsterInstance, progress: Progress) -> bool:
-    """Judge every track partition not materialized yet, in contiguous ranges (one run each)."""
+@dataclass(frozen=True)
+class Stage:
+    """One step of the main run: a job, and for partitioned jobs the partitions it covers."""
+
+    job: str
+    message: str
+    partitions: str | None = None  # dynamic partitions definition name
+    assets: tuple[str, ...] = ()  # a partition is done when all of these have materialized it
+
+
+STAGES = (
+    Stage("track_ingestion", "judging {n} tracks ({first} .. {last})", "track_deliveries", ("upload_verdicts",)),
+    Stage("catalog_build", "building the catalog"),
+    Stage("track_audio_processing", "transcoding {n} catalog tracks ({first} .. {last})", "catalog_tracks",
+          ("hls_renditions", "loudness", "waveform", "preview")),
+    Stage("platform", "building the reports and the audio index"),
+)  # fmt: skip
+
+
+def _run_stages(defs, instance: DagsterInstance, progress: Progress) -> bool:
+    for stage in STAGES:
+        ok = _run_partitioned(defs, instance, stage, progress) if stage.partitions else _run_whole(defs, instance, stage, progress)
+        if not ok:
+            progress(f"[main] stage {stage.job} failed")
+            return False
+    return True
+
+
+def _run_partitioned(defs, instance: DagsterInstance, stage: Stage, progress: Progress) -> bool:
+    """Every partition not yet materialized by all the stage's assets, in contiguous ranges (one run each)."""
     from dagster import AssetKey
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from assets.ingestion import track_deliveries
-
-    keys = instance.get_dynamic_partitions(track_deliveries.name)
-    done = instance.get_materialized_partitions(AssetKey("upload_verdicts"))
-    job = defs.resolve_job_def("track_ingestion")
-    for block in _contiguous_blocks(keys, done):
-        progress(f"[main] judging {len(block)} tracks ({block[0]} .. {block[-1]})")
+    assert stage.partitions is not None
+    keys = instance.get_dynamic_partitions(stage.partitions)
+    done = set(keys)
+    for asset in stage.assets:
+        done &= instance.get_materialized_partitions(AssetKey(asset))
+    job = defs.resolve_job_def(stage.job)
+    blocks = _contiguous_blocks(keys, done)
+    if not blocks:
+        progress(f"[main] {stage.job}: all {len(keys)} partitions already materialized")
+    for block in blocks:
+        progress("[main] " + stage.message.format(n=len(block), first=block[0], last=block[-1]))
         tags = {ASSET_PARTITION_RANGE_START_TAG: block[0], ASSET_PARTITION_RANGE_END_TAG: block[-1]}
         if not job.execute_in_process(instance=instance, tags=tags, raise_on_error=False).success:
             return False
@@ -102,8 +136,6 @@ def _contiguous_blocks(keys: list[str], done: set[str]) -> list[list[str]]:
     return blocks
 
 
-def _run_platform(defs, instance: DagsterInstance, progress: Progress) -> bool:
-    """Materialize everything downstream of the verdicts in one run."""
-    job = defs.resolve_job_def("platform")
-    progress("[main] building the catalog, quarantine and reports")
-    return job.execute_in_process(instance=instance, raise_on_error=False).success
+def _run_whole(defs, instance: DagsterInstance, stage: Stage, progress: Progress) -> bool:
+    progress(f"[main] {stage.message}")
+    return defs.resolve_job_def(stage.job).execute_in_process(instance=instance, raise_on_error=False).success

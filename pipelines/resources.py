@@ -113,6 +113,56 @@ class AudioToolsResource(ConfigurableResource):
         return AudioBounds(min_duration_s=self.min_duration_s, max_duration_s=self.max_duration_s)
 
 
+class AudioProcessingResource(ConfigurableResource):
+    """What every accepted track is turned into (ladder, loudness, waveform, preview) and
+    where content keys are kept."""
+
+    ffmpeg_binary: str | None = None
+    hls_bitrates_kbps: list[int] = Field(default_factory=lambda: [64, 128, 256])
+    hls_lossless: bool = False
+    hls_segment_s: float = 6.0
+    hls_encrypt: bool = True
+    hls_key_uri: str = "/v1/keys/{isrc}/{version}"
+    key_store_url: str = Field(description="Private folder or s3:// prefix for AES-128 content keys")
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+    preview_length_s: float = 30.0
+    loudness_target_lufs: float = -14.0
+    loudness_ceiling_dbtp: float = -1.0
+    waveform_pixels: int = 1800
+    workers: int = 2
+
+    def options(self):  # -> audio.transcode.TranscodeOptions (imported lazily: heavy)
+        from audio.hls import Ladder
+        from audio.transcode import TranscodeOptions
+
+        ladder = Ladder.standard(self.hls_bitrates_kbps, lossless=self.hls_lossless, segment_s=self.hls_segment_s)
+        return TranscodeOptions(
+            ladder=ladder,
+            preview_length_s=self.preview_length_s,
+            loudness_target_lufs=self.loudness_target_lufs,
+            loudness_ceiling_dbtp=self.loudness_ceiling_dbtp,
+            waveform_pixels=self.waveform_pixels,
+            ffmpeg_path=self.ffmpeg_binary,
+        )
+
+    def key_store(self):  # -> pipelines.keystore.KeyStore
+        from pipelines.keystore import KeyStore
+
+        s3 = None
+        if self.key_store_url.startswith("s3://"):
+            s3 = S3Options(
+                endpoint_url=self.s3_endpoint_url, key=self.s3_access_key_id,
+                secret=self.s3_secret_access_key, region=self.s3_region,
+            )  # fmt: skip
+        return KeyStore(Lake(self.key_store_url, s3=s3))
+
+    def key_uri(self, isrc: str, version: int) -> str:
+        return self.hls_key_uri.format(isrc=isrc, version=version)
+
+
 def spark_config(settings: Settings) -> dict[str, Any]:
     """Spark settings shared by the Dagster resource, dbt's session target and benchmarks."""
     config: dict[str, Any] = {
@@ -159,5 +209,23 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             max_duration_s=settings.upload_max_duration_s,
             workers=settings.workers,
             max_rejection_share=settings.ingestion_max_rejection_share,
+        ),
+        "audio_processing": AudioProcessingResource(
+            ffmpeg_binary=settings.ffmpeg_binary,
+            hls_bitrates_kbps=list(settings.hls_bitrates_kbps),
+            hls_lossless=settings.hls_lossless,
+            hls_segment_s=settings.hls_segment_s,
+            hls_encrypt=settings.hls_encrypt,
+            hls_key_uri=settings.hls_key_uri,
+            key_store_url=str(settings.key_store_url),
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_access_key_id=settings.s3_access_key_id,
+            s3_secret_access_key=secret,
+            s3_region=settings.s3_region,
+            preview_length_s=settings.preview_length_s,
+            loudness_target_lufs=settings.loudness_target_lufs,
+            loudness_ceiling_dbtp=settings.loudness_ceiling_dbtp,
+            waveform_pixels=settings.waveform_pixels,
+            workers=settings.workers,
         ),
     }

@@ -90,6 +90,25 @@ class Settings(BaseSettings):
         None, description="Path to an ffmpeg binary; default is the imageio-ffmpeg wheel's."
     )
 
+    # audio processing (HLS ladder, loudness, waveform, preview)
+    hls_bitrates_kbps: list[int] = Field(
+        [64, 128, 256], description="AAC-LC bit rates of the HLS ladder, in kbps (JSON list)."
+    )
+    hls_lossless: bool = Field(False, description="Add a FLAC rendition (the future lossless tier).")
+    hls_segment_s: float = Field(6.0, description="HLS segment length in seconds (Apple's authoring spec: 6).")
+    hls_encrypt: bool = Field(True, description="Encrypt HLS segments with a per-track AES-128 key.")
+    hls_key_uri: str = Field(
+        "/v1/keys/{isrc}/{version}",
+        description="Key URI written into playlists; `{isrc}` and `{version}` are filled in.",
+    )
+    key_store_url: str | None = Field(
+        None, description="Private store of AES-128 content keys: a folder or `s3://...`, never the CDN's."
+    )
+    preview_length_s: float = Field(30.0, description="Length of the preview clip, in seconds.")
+    loudness_target_lufs: float = Field(-14.0, description="Playback loudness target (LUFS).")
+    loudness_ceiling_dbtp: float = Field(-1.0, description="True-peak ceiling for positive playback gain (dBTP).")
+    waveform_pixels: int = Field(1800, description="About how many min/max points a track's waveform has.")
+
     # ingestion
     upload_min_duration_s: float = Field(30.0, description="Shortest accepted upload, in seconds.")
     upload_max_duration_s: float = Field(1200.0, description="Longest accepted upload, in seconds.")
@@ -140,6 +159,7 @@ class Settings(BaseSettings):
                 "dagster_home": data / "dagster",
                 "mlflow_tracking_uri": f"sqlite:///{data / 'mlflow' / 'mlflow.db'}",
                 "mlflow_artifact_root": str(data / "mlflow" / "artifacts"),
+                "key_store_url": str(data / "keys"),
             }
         else:
             defaults = {
@@ -160,10 +180,20 @@ class Settings(BaseSettings):
                 raise ValueError("the prod profile needs " + ", ".join(missing))
             if not str(self.lake_url).startswith("s3://"):
                 raise ValueError(f"the prod lake must be on S3 (s3://...), got {self.lake_url!r}")
+            if self.key_store_url is None:
+                object.__setattr__(self, "key_store_url", f"{str(self.lake_url).rstrip('/')}/private/keys")
             if self.mlflow_artifact_root is None:
                 object.__setattr__(
                     self, "mlflow_artifact_root", f"{str(self.lake_url).rstrip('/')}/mlflow"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_audio(self) -> Settings:
+        if "{isrc}" not in self.hls_key_uri or "{version}" not in self.hls_key_uri:
+            raise ValueError(f"hls_key_uri must contain {{isrc}} and {{version}}, got {self.hls_key_uri!r}")
+        if not self.hls_bitrates_kbps:
+            raise ValueError("hls_bitrates_kbps needs at least one bit rate")
         return self
 
     @property
@@ -211,6 +241,7 @@ PROFILE_DEFAULTS_DOC = {
     "mlflow_tracking_uri": "local: `sqlite:///data/mlflow/mlflow.db`; prod: required",
     "mlflow_artifact_root": "local: `data/mlflow/artifacts`; prod: `<lake>/mlflow`",
     "redis_url": "local: unused; prod: required",
+    "key_store_url": "local: `data/keys`; prod: `<lake>/private/keys`",
 }
 
 

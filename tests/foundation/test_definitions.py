@@ -40,7 +40,11 @@ def test_local_definitions_use_embedded_parts(tmp_path: Path) -> None:
     assert isinstance(resources["mlflow"], MlflowResource)
     assert resources["mlflow"].tracking_uri.startswith("sqlite:///")
     assert isinstance(resources["spark"], LazyPySparkResource)
-    assert defs.resolve_job_def("main").name == "main"
+    from pipelines.main_run import STAGES
+
+    # the main job's stages, in order, each a job of the code location
+    assert [defs.resolve_job_def(stage.job).name for stage in STAGES] == [
+        "track_ingestion", "catalog_build", "track_audio_processing", "platform"]  # fmt: skip
 
 
 def test_prod_definitions_use_real_parts(tmp_path: Path) -> None:

@@ -158,3 +158,13 @@ def test_a_redelivery_with_new_metadata_is_a_new_version(ingested_small_world: P
     con.close()
     assert [(v, c) for v, c, _ in rows] == [(1, False), (2, True)]
     assert rows[1][2].endswith("(Remastered)")
+    # the new version gets its own audio outputs; the old one's stay published for whoever plays it
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    audio = con.execute(
+        "SELECT a.version, a.playable, a.master_playlist FROM track_audio a JOIN catalog c USING (isrc, version) "
+        "WHERE c.delivery_id IN (?, ?) ORDER BY a.version", [original, "zz-redelivery-0001"],
+    ).fetchall()  # fmt: skip
+    con.close()
+    assert [(v, p) for v, p, _ in audio] == [(1, True), (2, True)]
+    assert audio[0][2] != audio[1][2]
+    assert all((lake / m).is_file() for _, _, m in audio)
