@@ -84,11 +84,12 @@ class Job:
     source: TrackSource
     lake: Lake
     options: TranscodeOptions
+    runner: Callable[["Job"], dict]
     key_store: KeyStore | None = None
     key_uri: str | None = None
 
 
-def _sources(warehouse: WarehouseResource, keys: list[str]) -> dict[str, TrackSource]:
+def catalog_sources(warehouse: WarehouseResource, keys: list[str]) -> dict[str, TrackSource]:
     """The catalog rows behind the partitions; an unknown partition is an error, not a skip."""
     with warehouse.get_connection() as con:
         rows = con.execute(
@@ -126,7 +127,7 @@ def _local_source(lake: Lake, source: TrackSource) -> Iterator[Path]:
 
 
 @contextmanager
-def _local_build(lake: Lake, ref: BuildRef) -> Iterator[Path]:
+def local_build(lake: Lake, ref: BuildRef) -> Iterator[Path]:
     """A published build as a local folder, for the checks (downloaded from S3)."""
     if lake.protocol == "file":
         yield Path(lake.resolve(ref.prefix))
@@ -146,13 +147,17 @@ def _encryption(job: Job) -> tuple[Encryption | None, str]:
     return Encryption(key, job.key_uri), key_fingerprint(key)
 
 
-def _ref(job: Job, **extra: object) -> BuildRef:
-    bid = build_id(kind=job.kind, format=OUTPUT_FORMAT[job.kind], source=job.source.audio_sha256,
-                   options=job.options.fingerprint(job.kind), **extra)  # fmt: skip
+def build_ref(job: Job, output_format: int, options: dict, **extra: object) -> BuildRef:
+    """The build this job writes: a hash of the source, the options and the output format."""
+    bid = build_id(kind=job.kind, format=output_format, source=job.source.audio_sha256, options=options, **extra)
     return BuildRef(job.kind, job.source.isrc, job.source.version, bid)
 
 
-def _publish(job: Job, ref: BuildRef, make: Callable[[Path, Path], None]) -> bool:
+def _ref(job: Job, **extra: object) -> BuildRef:
+    return build_ref(job, OUTPUT_FORMAT[job.kind], job.options.fingerprint(job.kind), **extra)
+
+
+def publish_output(job: Job, ref: BuildRef, make: Callable[[Path, Path], None]) -> bool:
     """Build into a private temp folder and publish, unless this exact build is already complete."""
     if is_complete(job.lake, ref):
         set_current(job.lake, ref)
@@ -166,8 +171,7 @@ def _publish(job: Job, ref: BuildRef, make: Callable[[Path, Path], None]) -> boo
 
 def run_job(job: Job) -> dict:
     """Build, publish and check one partition's output; returns metadata and problems per check."""
-    runner = {"hls": _run_hls, "loudness": _run_loudness, "waveform": _run_waveform, "preview": _run_preview}
-    return {"key": job.source.key, **runner[job.kind](job)}
+    return {"key": job.source.key, **job.runner(job)}
 
 
 def _run_job_safely(job: Job) -> dict:
@@ -182,9 +186,9 @@ def _run_hls(job: Job) -> dict:
     encryption, key_tag = _encryption(job)
     ref = _ref(job, key=key_tag, key_uri=job.key_uri if encryption else None)
     ffmpeg = job.options.ffmpeg_path
-    built = _publish(job, ref, lambda src, out: make_renditions(
+    built = publish_output(job, ref, lambda src, out: make_renditions(
         src, out, job.options.ladder, encryption=encryption, ffmpeg_path=ffmpeg))  # fmt: skip
-    with _local_build(job.lake, ref) as folder:
+    with local_build(job.lake, ref) as folder:
         problems = check_renditions(
             folder, source_duration_s=job.source.duration_s,
             key=encryption.key if encryption else None, music=job.source.is_music, ffmpeg_path=ffmpeg,
@@ -195,7 +199,7 @@ def _run_hls(job: Job) -> dict:
 
 def _run_loudness(job: Job) -> dict:
     ref = _ref(job)
-    built = _publish(job, ref, lambda src, out: make_loudness(
+    built = publish_output(job, ref, lambda src, out: make_loudness(
         src, out, target_lufs=job.options.loudness_target_lufs,
         ceiling_dbtp=job.options.loudness_ceiling_dbtp, ffmpeg_path=job.options.ffmpeg_path))  # fmt: skip
     values = json.loads(job.lake.read_bytes(ref.path(LOUDNESS_FILE)))
@@ -218,7 +222,7 @@ def _run_waveform(job: Job) -> dict:
         pcm, rate = analysis_pcm(src, ffmpeg_path=job.options.ffmpeg_path)
         make_waveform(pcm, rate, out, pixels=job.options.waveform_pixels)
 
-    built = _publish(job, ref, make)
+    built = publish_output(job, ref, make)
     waveform = json.loads(job.lake.read_bytes(ref.path(WAVEFORM_FILE)))
     problems = validate_waveform(waveform)
     covered = waveform.get("length", 0) * waveform.get("samples_per_pixel", 0) / max(waveform.get("sample_rate", 1), 1)
@@ -237,8 +241,8 @@ def _run_preview(job: Job) -> dict:
         make_preview(src, pcm, rate, out, length_s=job.options.preview_length_s,
                      bitrate_kbps=job.options.preview_bitrate_kbps, ffmpeg_path=job.options.ffmpeg_path)  # fmt: skip
 
-    built = _publish(job, ref, make)
-    with _local_build(job.lake, ref) as folder:
+    built = publish_output(job, ref, make)
+    with local_build(job.lake, ref) as folder:
         problems = check_preview(folder, source_duration_s=job.source.duration_s, ffmpeg_path=job.options.ffmpeg_path)
         info = json.loads((folder / PREVIEW_INFO).read_text())
     return {"build": ref.build_id, "built": built, "problems": {"preview": problems}, "preview": info}
@@ -247,20 +251,25 @@ def _run_preview(job: Job) -> dict:
 # --------------------------------------------------------------------------- running a batch of partitions
 
 
+RUNNERS: dict[str, Callable[[Job], dict]] = {
+    "hls": _run_hls, "loudness": _run_loudness, "waveform": _run_waveform, "preview": _run_preview,
+}  # fmt: skip
+
+
 def _jobs(kind: str, context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource,
           audio: AudioProcessingResource) -> list[Job]:  # fmt: skip
     keys = list(context.partition_keys)
-    sources = _sources(warehouse, keys)
+    sources = catalog_sources(warehouse, keys)
     options, store = audio.options(), lake.lake()
     key_store = audio.key_store() if kind == "hls" and audio.hls_encrypt else None
     return [
-        Job(kind, sources[k], store, options, key_store,
+        Job(kind, sources[k], store, options, RUNNERS[kind], key_store,
             audio.key_uri(sources[k].isrc, sources[k].version) if key_store else None)
         for k in keys
     ]  # fmt: skip
 
 
-def _run_all(context: AssetExecutionContext, jobs: list[Job], workers: int) -> list[dict]:
+def run_all(context: AssetExecutionContext, jobs: list[Job], workers: int) -> list[dict]:
     """Run every partition; ffmpeg's ladder already uses both cores, the rest get a process pool.
 
     A partition that fails does not stop the others: they are all built and
@@ -298,14 +307,14 @@ def _materialize(
     audio: AudioProcessingResource, metadata: Callable[[dict], dict], checks: dict[str, str], workers: int,
 ) -> MaterializeResult:  # fmt: skip
     """Run every partition of the run, attach per-partition metadata, report the checks once."""
-    results = _run_all(context, _jobs(kind, context, lake, warehouse, audio), workers)
+    results = run_all(context, _jobs(kind, context, lake, warehouse, audio), workers)
     for result in results:
         context.add_asset_metadata(metadata(result), partition_key=result["key"])
-    return MaterializeResult(metadata={**_built_counts(results), "tracks": len(results)},
-                             check_results=_check_results(results, checks))  # fmt: skip
+    return MaterializeResult(metadata={**built_counts(results), "tracks": len(results)},
+                             check_results=check_results(results, checks))  # fmt: skip
 
 
-def _check_results(results: list[dict], checks: dict[str, str]) -> list[AssetCheckResult]:
+def check_results(results: list[dict], checks: dict[str, str]) -> list[AssetCheckResult]:
     """One result per check for the whole run, naming the partitions that failed it."""
     out = []
     for check, category in checks.items():
@@ -318,7 +327,7 @@ def _check_results(results: list[dict], checks: dict[str, str]) -> list[AssetChe
     return out
 
 
-def _built_counts(results: list[dict]) -> dict[str, int]:
+def built_counts(results: list[dict]) -> dict[str, int]:
     built = sum(1 for r in results if r["built"])
     return {"built": built, "reused": len(results) - built}
 

@@ -82,6 +82,10 @@ def _add_audio(sub: argparse._SubParsersAction) -> None:
     transcode.add_argument("--key-uri", default="key.bin", help="key URI written into the playlists")
     transcode.add_argument("--lossless", action="store_true", help="add the FLAC rendition")
     transcode.set_defaults(handler=_audio_transcode)
+    features = audio_sub.add_parser("features", help="print one file's audio features as JSON (the assets' code path)")
+    features.add_argument("file", type=Path, help="an audio file")
+    features.add_argument("--no-second-opinion", action="store_true", help="skip the librosa tempo and key estimate")
+    features.set_defaults(handler=_audio_features)
 
 
 def _audio_validate(args: argparse.Namespace) -> int:
@@ -140,6 +144,22 @@ def _audio_transcode(args: argparse.Namespace) -> int:
         raise SystemExit(f"congowave: transcode failed: {exc}") from None
     summary["wall_s"] = round(time.perf_counter() - started, 3)
     print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def _audio_features(args: argparse.Namespace) -> int:
+    from audio.features import extract_features
+    from audio.ffmpeg import FFmpegError
+    from pipelines.settings import get_settings
+
+    if not args.file.is_file():
+        raise SystemExit(f"congowave: no such audio file: {args.file}")
+    try:
+        features = extract_features(args.file, ffmpeg_path=get_settings().ffmpeg_binary,
+                                    second_opinion=not args.no_second_opinion)  # fmt: skip
+    except (FFmpegError, ValueError) as exc:
+        raise SystemExit(f"congowave: feature extraction failed: {exc}") from None
+    print(json.dumps(features.to_row(), indent=2, sort_keys=True))
     return 0
 
 

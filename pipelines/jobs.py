@@ -12,10 +12,11 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 
 from assets.audio import AUDIO_PARTITIONED_ASSETS
+from assets.features import FEATURE_PARTITIONED_ASSETS
 from assets.ingestion import upload_verdicts
 
 TRACK_STAGE = AssetSelection.assets(upload_verdicts)
-AUDIO_STAGE = AssetSelection.assets(*AUDIO_PARTITIONED_ASSETS)
+AUDIO_STAGE = AssetSelection.assets(*AUDIO_PARTITIONED_ASSETS, *FEATURE_PARTITIONED_ASSETS)
 PARTITIONED = TRACK_STAGE | AUDIO_STAGE
 CATALOG_STAGE = AUDIO_STAGE.upstream() - PARTITIONED
 
@@ -34,7 +35,7 @@ catalog_job = define_asset_job(
 track_audio_job = define_asset_job(
     "track_audio_processing",
     selection=AUDIO_STAGE,
-    description="Per catalog track: HLS ladder, loudness, waveform and preview; many tracks per run.",
+    description="Per catalog track: HLS ladder, loudness, waveform, preview and audio features; many tracks per run.",
 )
 
 platform_job = define_asset_job(

@@ -85,8 +85,8 @@ STAGES = (
     Stage("track_ingestion", "judging {n} tracks ({first} .. {last})", "track_deliveries", ("upload_verdicts",)),
     Stage("catalog_build", "building the catalog"),
     Stage("track_audio_processing", "transcoding {n} catalog tracks ({first} .. {last})", "catalog_tracks",
-          ("hls_renditions", "loudness", "waveform", "preview")),
-    Stage("platform", "building the reports and the audio index"),
+          ("hls_renditions", "loudness", "waveform", "preview", "audio_features")),
+    Stage("platform", "building the reports, the audio index and the feature tables"),
 )  # fmt: skip
 
 

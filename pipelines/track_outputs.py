@@ -1,6 +1,6 @@
 """Publishing a track version's audio outputs so readers only ever see complete ones.
 
-Each kind of output (``hls``, ``loudness``, ``waveform``, ``preview``) of a
+Each kind of output (``hls``, ``loudness``, ``waveform``, ``preview``, ``features``) of a
 track version lives in build folders::
 
     audio/<kind>/<ISRC>/v<n>/<build id>/...        files, then _manifest.json last
@@ -29,7 +29,7 @@ from pipelines.lake import Lake, LakeError
 
 AUDIO_ROOT = "audio"
 POINTER = "current.json"
-KINDS = ("hls", "loudness", "waveform", "preview")
+KINDS = ("hls", "loudness", "waveform", "preview", "features")
 
 
 @dataclass(frozen=True)

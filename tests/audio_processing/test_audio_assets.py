@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from assets.audio import TrackSource, Job, run_job
+from assets.audio import RUNNERS, Job, TrackSource, run_job
 from assets.ingestion import catalog_tracks
 from audio.hls import check_hls, decode_rendition
 from pipelines.definitions import build_definitions
@@ -115,7 +115,7 @@ def test_partitions_follow_the_catalog(settings, tables) -> None:
     with DagsterInstance.get() as instance:
         keys = set(instance.get_dynamic_partitions(catalog_tracks.name))
         assert keys == {f"{r['isrc']}.v{r['version']}" for r in tables["catalog"]}
-        for asset in ("hls_renditions", "loudness", "waveform", "preview"):
+        for asset in ("hls_renditions", "loudness", "waveform", "preview", "audio_features"):
             assert instance.get_materialized_partitions(AssetKey(asset)) == keys
 
 
@@ -133,7 +133,7 @@ def test_rerunning_a_partition_reuses_the_same_bytes_and_its_checks_pass(setting
         )
     assert result.success
     evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert len(evaluations) == 7
+    assert len(evaluations) == 8  # 4 ladder checks, loudness, waveform, preview, features
     assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
@@ -157,14 +157,15 @@ def test_the_audio_index_is_published_for_serving(settings, tables) -> None:
 
 _CHILD = """
 import sys
-from assets.audio import Job, TrackSource, run_job
+from assets.audio import RUNNERS, Job, TrackSource, run_job
 from audio.hls import Ladder
 from audio.transcode import TranscodeOptions
 from pipelines.keystore import KeyStore
 from pipelines.lake import Lake
 lake, keys, sha = sys.argv[1], sys.argv[2], sys.argv[3]
 source = TrackSource("CDA012600099.v1", "CDA012600099", 1, "catalog/audio/song.flac", sha, 240.0, True)
-run_job(Job("hls", source, Lake(lake), TranscodeOptions(Ladder.standard()), KeyStore(Lake(keys)), "/v1/keys/x/1"))
+run_job(Job("hls", source, Lake(lake), TranscodeOptions(Ladder.standard()), RUNNERS["hls"], KeyStore(Lake(keys)),
+            "/v1/keys/x/1"))
 """
 
 
@@ -196,7 +197,7 @@ def test_a_transcode_killed_midway_publishes_nothing_and_the_rerun_completes(tmp
     from audio.transcode import TranscodeOptions
     from pipelines.keystore import KeyStore
 
-    result = run_job(Job("hls", source, lake, TranscodeOptions(Ladder.standard()),
+    result = run_job(Job("hls", source, lake, TranscodeOptions(Ladder.standard()), RUNNERS["hls"],
                          KeyStore(Lake(str(tmp_path / "keys"))), "/v1/keys/x/1"))  # fmt: skip
     assert result["built"] and not any(result["problems"].values()), result["problems"]
     ref = current(lake, "hls", "CDA012600099", 1)
@@ -212,7 +213,7 @@ def test_one_broken_track_does_not_stop_the_others(tmp_path) -> None:
 
     from dagster import Failure
 
-    from assets.audio import _run_all
+    from assets.audio import run_all
     from audio.ffmpeg import encode_pcm
     from audio.hls import Ladder
     from audio.synth import TrackSpec, synthesize
@@ -226,13 +227,13 @@ def test_one_broken_track_does_not_stop_the_others(tmp_path) -> None:
     options = TranscodeOptions(Ladder.standard())
     jobs = [
         Job("loudness", TrackSource("CDA012600001.v1", "CDA012600001", 1, "catalog/audio/bad.flac", "x", 35.0, True),
-            lake, options),
+            lake, options, RUNNERS["loudness"]),
         Job("loudness", TrackSource("CDA012600002.v1", "CDA012600002", 1, "catalog/audio/good.flac", "y", 35.0, True),
-            lake, options),
+            lake, options, RUNNERS["loudness"]),
     ]  # fmt: skip
     context = SimpleNamespace(log=logging.getLogger("test"))
     with pytest.raises(Failure) as failure:
-        _run_all(context, jobs, workers=1)
+        run_all(context, jobs, workers=1)
     assert "1 of 2 tracks failed" in failure.value.description
     assert "CDA012600001.v1" in str(failure.value.metadata["failed"].value)
     assert current(lake, "loudness", "CDA012600002", 1) is not None

@@ -9,6 +9,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets.audio import AUDIO_ASSETS, AUDIO_PARTITIONED_ASSETS
+from assets.features import FEATURE_ASSETS, FEATURE_PARTITIONED_ASSETS
 from assets.ingestion import INGESTION_ASSETS, catalog_tracks
 from pipelines.instance import ensure_instance
 from pipelines.resources import build_resources
@@ -42,13 +43,14 @@ def test_a_track_on_s3_is_transcoded_published_and_keyed_on_s3(
         assert materialize(INGESTION_ASSETS, instance=instance, resources=resources,
                            selection=INGESTION_ASSETS[1:2]).success  # fmt: skip
         (track_key,) = instance.get_dynamic_partitions(catalog_tracks.name)
-        result = materialize([*INGESTION_ASSETS, *AUDIO_ASSETS], partition_key=track_key, instance=instance,
-                             resources=resources, selection=AUDIO_PARTITIONED_ASSETS)  # fmt: skip
+        every = [*INGESTION_ASSETS, *AUDIO_ASSETS, *FEATURE_ASSETS]
+        result = materialize(every, partition_key=track_key, instance=instance, resources=resources,
+                             selection=[*AUDIO_PARTITIONED_ASSETS, *FEATURE_PARTITIONED_ASSETS])  # fmt: skip
         assert result.success
         checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        assert len(checks) == 7 and all(c.passed for c in checks), [(c.check_name, c.metadata) for c in checks]
-        assert materialize([*INGESTION_ASSETS, *AUDIO_ASSETS], instance=instance, resources=resources,
-                           selection=AUDIO_ASSETS[-1:]).success  # fmt: skip
+        assert len(checks) == 8 and all(c.passed for c in checks), [(c.check_name, c.metadata) for c in checks]
+        assert materialize(every, instance=instance, resources=resources,
+                           selection=[AUDIO_ASSETS[-1], FEATURE_ASSETS[1]]).success  # fmt: skip
     isrc, version = track_key.rsplit(".v", 1)
     for kind in KINDS:
         ref = current(lake, kind, isrc, int(version))
@@ -57,3 +59,4 @@ def test_a_track_on_s3_is_transcoded_published_and_keyed_on_s3(
     assert len(keys.get(isrc, int(version))) == 16
     assert lake.exists(f"private/keys/hls-keys/{isrc}/v{version}.key")
     assert lake.verify("audio/index") == []
+    assert lake.verify("features/index") == []
