@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from assets.audio import AUDIO_ASSETS, AUDIO_CHECKS
+from assets.events import EVENT_ASSETS
 from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import INGESTION_ASSETS, INGESTION_CHECKS
 from pipelines.jobs import JOBS
@@ -20,7 +21,7 @@ from pipelines.settings import Settings, get_settings
 def build_definitions(settings: Settings) -> Definitions:
     """All definitions, with resources for the given settings' profile."""
     return Definitions(
-        assets=[*INGESTION_ASSETS, *AUDIO_ASSETS, *FEATURE_ASSETS],
+        assets=[*INGESTION_ASSETS, *AUDIO_ASSETS, *FEATURE_ASSETS, *EVENT_ASSETS],
         asset_checks=[*INGESTION_CHECKS, *AUDIO_CHECKS, *FEATURE_CHECKS],
         jobs=JOBS,
         sensors=[upload_sensor],

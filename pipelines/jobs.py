@@ -12,12 +12,14 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 
 from assets.audio import AUDIO_PARTITIONED_ASSETS
+from assets.events import listening_events
 from assets.features import FEATURE_PARTITIONED_ASSETS
 from assets.ingestion import upload_verdicts
 
 TRACK_STAGE = AssetSelection.assets(upload_verdicts)
 AUDIO_STAGE = AssetSelection.assets(*AUDIO_PARTITIONED_ASSETS, *FEATURE_PARTITIONED_ASSETS)
-PARTITIONED = TRACK_STAGE | AUDIO_STAGE
+EVENTS_STAGE = AssetSelection.assets(listening_events)
+PARTITIONED = TRACK_STAGE | AUDIO_STAGE | EVENTS_STAGE
 CATALOG_STAGE = AUDIO_STAGE.upstream() - PARTITIONED
 
 track_ingestion_job = define_asset_job(
@@ -38,10 +40,16 @@ track_audio_job = define_asset_job(
     description="Per catalog track: HLS ladder, loudness, waveform, preview and audio features; many tracks per run.",
 )
 
+events_job = define_asset_job(
+    "events_loading",
+    selection=EVENTS_STAGE,
+    description="Listening events by play day: one daily partition each, many days per run.",
+)
+
 platform_job = define_asset_job(
     "platform",
     selection=AssetSelection.all() - PARTITIONED - CATALOG_STAGE,
     description="Everything downstream of the per-track stages.",
 )
 
-JOBS = [track_ingestion_job, catalog_job, track_audio_job, platform_job]
+JOBS = [track_ingestion_job, catalog_job, events_job, track_audio_job, platform_job]

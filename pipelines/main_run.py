@@ -63,7 +63,7 @@ def run_main(settings: Settings, progress: Progress = say) -> int:
     with DagsterInstance.get() as instance:
         found = register_new_deliveries(lake, instance, seen=set())
         progress(f"[main] {len(found.deliveries)} complete deliveries, {len(found.partition_keys)} new track partitions")
-        ok = _run_stages(defs, instance, progress)
+        ok = _run_stages(defs, instance, lake, progress)
     if not ok:
         progress("[main] the run failed: open the Dagster UI (`dagster dev`) to see the failed steps")
         return 1
@@ -77,35 +77,48 @@ class Stage:
 
     job: str
     message: str
-    partitions: str | None = None  # dynamic partitions definition name
+    partitions: str | None = None  # a dynamic partitions definition, or "listening_days" (daily)
     assets: tuple[str, ...] = ()  # a partition is done when all of these have materialized it
 
 
 STAGES = (
     Stage("track_ingestion", "judging {n} tracks ({first} .. {last})", "track_deliveries", ("upload_verdicts",)),
     Stage("catalog_build", "building the catalog"),
+    Stage("events_loading", "loading {n} play days of listening events ({first} .. {last})", "listening_days",
+          ("listening_events",)),
     Stage("track_audio_processing", "transcoding {n} catalog tracks ({first} .. {last})", "catalog_tracks",
           ("hls_renditions", "loudness", "waveform", "preview", "audio_features")),
     Stage("platform", "building the reports, the audio index and the feature tables"),
 )  # fmt: skip
 
 
-def _run_stages(defs, instance: DagsterInstance, progress: Progress) -> bool:
+def _run_stages(defs, instance: DagsterInstance, lake: Lake, progress: Progress) -> bool:
     for stage in STAGES:
-        ok = _run_partitioned(defs, instance, stage, progress) if stage.partitions else _run_whole(defs, instance, stage, progress)
+        if stage.partitions:
+            ok = _run_partitioned(defs, instance, stage, _stage_keys(stage, instance, lake), progress)
+        else:
+            ok = _run_whole(defs, instance, stage, progress)
         if not ok:
             progress(f"[main] stage {stage.job} failed")
             return False
     return True
 
 
-def _run_partitioned(defs, instance: DagsterInstance, stage: Stage, progress: Progress) -> bool:
+def _stage_keys(stage: Stage, instance: DagsterInstance, lake: Lake) -> list[str]:
+    """The partitions a stage covers: registered dynamic ones, or the days that have landed events."""
+    if stage.partitions == "listening_days":
+        from assets.events import landing_days
+
+        return landing_days(lake)
+    assert stage.partitions is not None
+    return instance.get_dynamic_partitions(stage.partitions)
+
+
+def _run_partitioned(defs, instance: DagsterInstance, stage: Stage, keys: list[str], progress: Progress) -> bool:
     """Every partition not yet materialized by all the stage's assets, in contiguous ranges (one run each)."""
     from dagster import AssetKey
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    assert stage.partitions is not None
-    keys = instance.get_dynamic_partitions(stage.partitions)
     done = set(keys)
     for asset in stage.assets:
         done &= instance.get_materialized_partitions(AssetKey(asset))
