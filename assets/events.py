@@ -24,14 +24,11 @@ from dagster import (
 
 from pipelines.event_loading import LANDING_EVENTS, load_known_tracks, load_play_day, publish_play_day
 from pipelines.lake import Lake
-from pipelines.resources import LakeResource
+from pipelines.resources import EventRulesResource, LakeResource
 
 # The earliest play day the platform keeps (the medium sample world starts here; the
 # small one a month later). Days before it are never loaded.
 EVENTS_START = "2026-08-01"
-LATENESS_DAYS = 7
-# A day whose share of rejected rows is above this fails the (blocking) check.
-MAX_REJECTED_SHARE = 0.01
 
 listening_days = DailyPartitionsDefinition(start_date=EVENTS_START, timezone="UTC")
 
@@ -52,24 +49,26 @@ def landing_days(lake: Lake) -> list[str]:
     owners=["team:data-platform"],
     kinds={"duckdb", "parquet"},
     description="Play events by the day they were played (Parquet, Hive-partitioned by date): schema-checked "
-    "per batch, deduplicated by event_id across batches and re-deliveries, late events (up to 7 days) in their "
-    "play day; rejected rows with a reason in rejected_events/.",
+    "per batch, deduplicated by event_id across batches and re-deliveries, late events in their "
+    "play day (lateness window: setting events_lateness_days); rejected rows with a reason in rejected_events/.",
     check_specs=[
         AssetCheckSpec("no_rejected_batches", asset="listening_events", blocking=True,
                        description="No batch file was rejected whole (schema)."),
         AssetCheckSpec("rejected_rows_below_limit", asset="listening_events", blocking=True,
-                       description=f"At most {MAX_REJECTED_SHARE:.0%} of a day's rows rejected "
+                       description="At most events_max_rejected_share (default 1%) of a day's rows rejected "
                        "(events past the lateness window are reported, not counted)."),
     ],  # fmt: skip
 )
-def listening_events(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def listening_events(
+    context: AssetExecutionContext, lake: LakeResource, event_rules: EventRulesResource
+) -> MaterializeResult:
     store = lake.lake()
     known = load_known_tracks(store) if store.exists("reference/catalog/tracks.parquet") else None
     bad_files: dict[str, dict[str, str]] = {}
     heavy: dict[str, float] = {}
     totals = {"events": 0, "rejected": 0, "duplicates_dropped": 0, "late_loaded": 0, "too_late": 0}
     for key in context.partition_keys:
-        load = load_play_day(store, dt.date.fromisoformat(key), lateness_days=LATENESS_DAYS, known_tracks=known)
+        load = load_play_day(store, dt.date.fromisoformat(key), lateness_days=event_rules.lateness_days, known_tracks=known)
         publish_play_day(store, load)
         summary = json.loads(load.to_json())
         for name in totals:
@@ -79,7 +78,7 @@ def listening_events(context: AssetExecutionContext, lake: LakeResource) -> Mate
         # Events beyond the lateness window are reported, but they are not bad data.
         bad = summary["rejected"] - summary["rejected_by_reason"].get("TOO_LATE", 0)
         rows = summary["events"] + bad
-        if rows and bad / rows > MAX_REJECTED_SHARE:
+        if rows and bad / rows > event_rules.max_rejected_share:
             heavy[key] = round(bad / rows, 4)
         context.add_asset_metadata({
             "events": summary["events"], "rejected": summary["rejected"],

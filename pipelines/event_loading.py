@@ -40,8 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.lake import Lake
-from pipelines.sample_world.events import EVENT_SCHEMA, LATENESS_WINDOW_DAYS, SOURCES
-from pipelines.sample_world.users import PLATFORMS
+from pipelines.event_contract import EVENT_SCHEMA, LANDING_EVENTS, PLATFORMS, SOURCES
 
 if TYPE_CHECKING:
     import duckdb
@@ -65,11 +64,13 @@ __all__ = [
     "schema_problem",
 ]
 
-LANDING_EVENTS = "landing/events"
 EVENTS_TABLE = "listening_events"
 REJECTED_TABLE = "rejected_events"
 CATALOG_TRACKS = "reference/catalog/tracks.parquet"
 PART_NAME = "part-00000.parquet"
+
+LATENESS_WINDOW_DAYS = 7
+"""Default lateness window; the platform reads it from ``Settings.events_lateness_days``."""
 
 DAY_MS = 86_400_000
 MAX_MS_PLAYED = DAY_MS

@@ -163,6 +163,15 @@ class AudioProcessingResource(ConfigurableResource):
         return self.hls_key_uri.format(isrc=isrc, version=version)
 
 
+class EventRulesResource(ConfigurableResource):
+    """How play events are loaded, counted as streams and screened for fraud, from settings."""
+
+    lateness_days: int = 7
+    max_rejected_share: float = 0.01
+    stream_threshold_ms: int = 30_000
+    fraud_max_daily_hours: float = 16.0
+
+
 def spark_config(settings: Settings) -> dict[str, Any]:
     """Spark settings shared by the Dagster resource, dbt's session target and benchmarks."""
     config: dict[str, Any] = {
@@ -209,6 +218,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             max_duration_s=settings.upload_max_duration_s,
             workers=settings.workers,
             max_rejection_share=settings.ingestion_max_rejection_share,
+        ),
+        "event_rules": EventRulesResource(
+            lateness_days=settings.events_lateness_days,
+            max_rejected_share=settings.events_max_rejected_share,
+            stream_threshold_ms=settings.stream_threshold_ms,
+            fraud_max_daily_hours=settings.fraud_max_daily_hours,
         ),
         "audio_processing": AudioProcessingResource(
             ffmpeg_binary=settings.ffmpeg_binary,

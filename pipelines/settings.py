@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     )
     workers: int = Field(2, description="Worker processes for audio-heavy assets.")
 
+    # listening events, streams, fraud
+    events_lateness_days: int = Field(
+        7, ge=0, le=60, description="Days after its play day an event may still arrive and be loaded."
+    )
+    stream_threshold_ms: int = Field(
+        30_000, ge=1, description="A play of at least this many milliseconds is one (qualified) stream."
+    )
+    events_max_rejected_share: float = Field(
+        0.01, ge=0, le=1, description="A play day with a larger share of rejected rows fails its blocking check."
+    )
+    fraud_max_daily_hours: float = Field(
+        16.0, gt=0, le=24, description="More listening than this in one UTC day is implausible for a person."
+    )
+
     # sample world used by the main job
     sample_scale: Literal["small", "medium", "large"] = Field(
         "small", description="Scale of the sample world the main job generates."

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audio.taxonomy import GENRE_IDS
+from pipelines.event_contract import EVENT_SCHEMA, PLATFORMS, SOURCES
 from pipelines.sample_world.fraud import (
     PLAY_FIELDS,
     BotArrays,
@@ -54,28 +55,11 @@ from pipelines.sample_world.fraud import (
 from pipelines.sample_world.geography import MARKET_CODES, MARKETS
 from pipelines.sample_world.scales import Scale
 from pipelines.sample_world.taste import CLUSTER_NAMES, cluster_genre_matrix, cultural_affinity
-from pipelines.sample_world.users import PLATFORMS
 
-EVENT_SCHEMA = pa.schema(
-    [
-        pa.field("event_id", pa.string(), nullable=False),
-        pa.field("user_id", pa.string(), nullable=False),
-        pa.field("track_id", pa.string(), nullable=False),
-        pa.field("started_at", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("ms_played", pa.int32(), nullable=False),
-        pa.field("country", pa.string(), nullable=False),
-        pa.field("platform", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("saved", pa.bool_(), nullable=False),
-        pa.field("skipped", pa.bool_(), nullable=False),
-    ]
-)
-"""One row per delivered play; ``country`` is where the play happened (ISO 3166-1 alpha-2)."""
 
 EVENTS_PATH = Path("landing") / "events"
 """Where, under the world's output folder, the events land (``date=YYYY-MM-DD`` partitions)."""
 
-SOURCES: tuple[str, ...] = ("search", "playlist", "algorithmic", "radio")
 SKIP_THRESHOLD_MS = 30_000
 LATENESS_WINDOW_DAYS = 7
 LATE_SHARE, LATE_LAGS = 0.015, (1, 3)

@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 
 from audio.taxonomy import GENRE_IDS
+from pipelines.event_contract import PLATFORMS
 from pipelines.sample_world.geography import MARKETS
 from pipelines.sample_world.scales import Scale
 from pipelines.sample_world.taste import cluster_genre_matrix, country_cluster_matrix
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 PLANS = ("free", "premium", "family", "student")
-PLATFORMS = ("android", "ios", "web")
 # paid users split among the paid plans
 PAID_MIX = np.array([0.7, 0.18, 0.12])
 # Android dominates in most African markets

@@ -33,7 +33,7 @@ from pipelines.event_loading import (
     schema_problem,
 )
 from pipelines.lake import Lake
-from pipelines.sample_world.events import EVENT_SCHEMA
+from pipelines.event_contract import EVENT_SCHEMA
 
 D = dt.date(2026, 9, 10)
 UTC = dt.UTC
