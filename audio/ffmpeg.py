@@ -24,6 +24,7 @@ from audio.pcm import as_frames
 
 __all__ = [
     "FFmpegError",
+    "run_ffmpeg",
     "ffmpeg_binary",
     "encode_pcm",
     "decode_pcm",
@@ -77,10 +78,25 @@ def ffmpeg_binary(override: str | None = None) -> str:
         raise FFmpegError(f"no ffmpeg binary available from imageio-ffmpeg: {exc}") from exc
 
 
-def _run(command: list[str], *, stdin: bytes | None = None, what: str) -> bytes:
-    """Run ffmpeg and return its stdout, raising FFmpegError with context on failure."""
+def run_ffmpeg(
+    command: list[str], *, what: str, stdin: bytes | None = None, timeout_s: float | None = None
+) -> tuple[bytes, str]:
+    """Run ffmpeg and return (stdout, stderr), raising FFmpegError that says what it was doing.
+
+    Every ffmpeg call in the platform goes through here so failures read the same
+    way everywhere: the task (``what``), the exit status, the command and ffmpeg's
+    own stderr. A timeout guards against a decoder stuck on a hostile file.
+    """
     try:
-        done = subprocess.run(command, input=stdin, capture_output=True, check=False)
+        done = subprocess.run(
+            command,
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise FFmpegError(f"ffmpeg did not {what} within {timeout_s:g} s", command=command) from exc
     except OSError as exc:
         raise FFmpegError(f"could not start ffmpeg to {what}: {exc}", command=command) from exc
     stderr = done.stderr.decode("utf-8", errors="replace")
@@ -90,7 +106,12 @@ def _run(command: list[str], *, stdin: bytes | None = None, what: str) -> bytes:
             command=command,
             stderr=stderr,
         )
-    return done.stdout
+    return done.stdout, stderr
+
+
+def _run(command: list[str], *, stdin: bytes | None = None, what: str) -> bytes:
+    """ffmpeg's stdout (see :func:`run_ffmpeg`)."""
+    return run_ffmpeg(command, what=what, stdin=stdin)[0]
 
 
 def _as_frames(pcm: np.ndarray) -> np.ndarray:

@@ -28,7 +28,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from typing import Literal
 import m3u8
 import numpy as np
 
-from audio.ffmpeg import FFmpegError, decode_pcm, ffmpeg_binary
+from audio.ffmpeg import FFmpegError, decode_pcm, ffmpeg_binary, run_ffmpeg
 from audio.hls_crypto import decrypt_segment, encrypt_segment
 
 __all__ = [
@@ -243,17 +242,9 @@ def ladder_command(binary: str, source: str, outdir: str, ladder: Ladder) -> lis
 
 
 def _run_ffmpeg(command: list[str], source: str) -> float:
+    """Run the ladder's ffmpeg; returns its wall time in seconds."""
     started = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, check=False)
-    except OSError as exc:
-        raise FFmpegError(f"could not start ffmpeg to transcode {source}: {exc}", command=command) from exc
-    if done.returncode != 0:
-        raise FFmpegError(
-            f"ffmpeg failed to transcode {source} to HLS (exit status {done.returncode})",
-            command=command,
-            stderr=done.stderr.decode("utf-8", errors="replace"),
-        )
+    run_ffmpeg(command, what=f"transcode {source} to HLS")
     return time.perf_counter() - started
 
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from audio.ffmpeg import FFmpegError, _as_frames, ffmpeg_binary
+from audio.ffmpeg import FFmpegError, _as_frames, ffmpeg_binary, run_ffmpeg
 
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
@@ -224,27 +223,7 @@ def _ebur128_summary(
 ) -> dict[str, float]:
     """Run the meter and return the summary values from ffmpeg's stderr."""
     command = _ebur128_command(binary, input_args)
-    try:
-        done = subprocess.run(
-            command,
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise FFmpegError(
-            f"measuring loudness of {what} did not finish within {timeout_s:g} s", command=command
-        ) from exc
-    except OSError as exc:
-        raise FFmpegError(f"could not start ffmpeg to measure loudness of {what}: {exc}") from exc
-    stderr = done.stderr.decode("utf-8", errors="replace")
-    if done.returncode != 0:
-        raise FFmpegError(
-            f"ffmpeg could not measure loudness of {what} (exit status {done.returncode})",
-            command=command,
-            stderr=stderr,
-        )
+    _, stderr = run_ffmpeg(command, what=f"measure loudness of {what}", stdin=stdin, timeout_s=timeout_s)
     try:
         return _parse_summary(stderr)
     except ValueError as exc:
