@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
+from assets.analytics import ANALYTICS_ASSETS
 from assets.audio import AUDIO_PARTITIONED_ASSETS
 from assets.events import listening_events
 from assets.features import FEATURE_PARTITIONED_ASSETS
+from assets.fraud import fraud_flags
 from assets.ingestion import upload_verdicts
 
 TRACK_STAGE = AssetSelection.assets(upload_verdicts)
 AUDIO_STAGE = AssetSelection.assets(*AUDIO_PARTITIONED_ASSETS, *FEATURE_PARTITIONED_ASSETS)
-EVENTS_STAGE = AssetSelection.assets(listening_events)
+EVENTS_STAGE = AssetSelection.assets(listening_events, fraud_flags, *ANALYTICS_ASSETS)
 PARTITIONED = TRACK_STAGE | AUDIO_STAGE | EVENTS_STAGE
 CATALOG_STAGE = AUDIO_STAGE.upstream() - PARTITIONED
 
@@ -41,9 +43,10 @@ track_audio_job = define_asset_job(
 )
 
 events_job = define_asset_job(
-    "events_loading",
+    "events_daily",
     selection=EVENTS_STAGE,
-    description="Listening events by play day: one daily partition each, many days per run.",
+    description="By play day (one daily partition each, many days per run): load the events, flag fraud, "
+    "build the dbt analytics marts.",
 )
 
 platform_job = define_asset_job(

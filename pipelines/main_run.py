@@ -84,8 +84,8 @@ class Stage:
 STAGES = (
     Stage("track_ingestion", "judging {n} tracks ({first} .. {last})", "track_deliveries", ("upload_verdicts",)),
     Stage("catalog_build", "building the catalog"),
-    Stage("events_loading", "loading {n} play days of listening events ({first} .. {last})", "listening_days",
-          ("listening_events",)),
+    Stage("events_daily", "loading, screening and analysing {n} play days ({first} .. {last})", "listening_days",
+          ("listening_events", "fraud_flags", "daily_track_stats")),
     Stage("track_audio_processing", "transcoding {n} catalog tracks ({first} .. {last})", "catalog_tracks",
           ("hls_renditions", "loudness", "waveform", "preview", "audio_features")),
     Stage("platform", "building the reports, the audio index and the feature tables"),
@@ -122,6 +122,7 @@ def _run_partitioned(defs, instance: DagsterInstance, stage: Stage, keys: list[s
     done = set(keys)
     for asset in stage.assets:
         done &= instance.get_materialized_partitions(AssetKey(asset))
+    done -= _withheld_partitions(instance, stage, sorted(done))
     job = defs.resolve_job_def(stage.job)
     blocks = _contiguous_blocks(keys, done)
     if not blocks:
@@ -132,6 +133,34 @@ def _run_partitioned(defs, instance: DagsterInstance, stage: Stage, keys: list[s
         if not job.execute_in_process(instance=instance, tags=tags, raise_on_error=False).success:
             return False
     return True
+
+
+def _withheld_partitions(instance: DagsterInstance, stage: Stage, keys: list[str]) -> set[str]:
+    """Partitions materialized, but whose latest materialization says it was not published.
+
+    A play day that failed its money-protecting expectations is recorded as a
+    materialization (Dagster records it before the blocking check fails) yet held
+    back in quarantine, so the next main run must try it again rather than skip it.
+    """
+    from dagster import AssetKey, AssetRecordsFilter
+
+    withheld: set[str] = set()
+    if not keys:
+        return withheld
+    for asset in stage.assets:
+        seen: set[str] = set()
+        result = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=keys), limit=10 * len(keys)
+        )
+        for record in result.records:  # newest first
+            event = record.asset_materialization
+            if event is None or event.partition is None or event.partition in seen:
+                continue
+            seen.add(event.partition)
+            published = event.metadata.get("published")
+            if published is not None and getattr(published, "value", published) is False:
+                withheld.add(event.partition)
+    return withheld
 
 
 def _contiguous_blocks(keys: list[str], done: set[str]) -> list[list[str]]:

@@ -44,7 +44,7 @@ def test_local_definitions_use_embedded_parts(tmp_path: Path) -> None:
 
     # the main job's stages, in order, each a job of the code location
     assert [defs.resolve_job_def(stage.job).name for stage in STAGES] == [
-        "track_ingestion", "catalog_build", "events_loading", "track_audio_processing", "platform"]  # fmt: skip
+        "track_ingestion", "catalog_build", "events_daily", "track_audio_processing", "platform"]  # fmt: skip
 
 
 def test_prod_definitions_use_real_parts(tmp_path: Path) -> None:

@@ -1,0 +1,8 @@
+{#- No two rows share the same values in these columns: the grain of a model. -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+{%- set columns = combination_of_columns | join(', ') %}
+select {{ columns }}, count(*) as n_rows
+from {{ model }}
+group by {{ columns }}
+having count(*) > 1
+{% endtest %}
