@@ -68,6 +68,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env = {
         "DBT_CONGOWAVE_DUCKDB_PATH": str(settings.warehouse_path),
         "DBT_CONGOWAVE_THREADS": str(max(1, settings.workers)),
+        "DBT_CONGOWAVE_DUCKDB_MEMORY_LIMIT": settings.warehouse_memory_limit,
         "DBT_CONGOWAVE_LAKE_PROTOCOL": "s3" if settings.lake_root.startswith("s3://") else "file",
         "DBT_CONGOWAVE_SPARK_CONF": json.dumps(spark_config(settings), sort_keys=True),
         "DBT_CONGOWAVE_SPARK_THRIFT_HOST": settings.spark_thrift_host or "localhost",

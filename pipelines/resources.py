@@ -205,7 +205,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     assert settings.mlflow_artifact_root is not None
     return {
         "lake": lake,
-        "warehouse": WarehouseResource(database=str(settings.warehouse_path), lake=lake),
+        "warehouse": WarehouseResource(
+            database=str(settings.warehouse_path), lake=lake, memory_limit=settings.warehouse_memory_limit
+        ),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_root=settings.mlflow_artifact_root,

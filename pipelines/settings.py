@@ -58,6 +58,9 @@ class Settings(BaseSettings):
 
     # warehouse and dbt
     warehouse_path: Path | None = Field(None, description="DuckDB warehouse file (local).")
+    warehouse_memory_limit: str = Field(
+        "4GB", description="Most memory a DuckDB warehouse connection (and dbt on DuckDB) may use; it spills beyond."
+    )
     dbt_target: Literal["duckdb", "spark"] | None = Field(
         None, description="dbt target: `duckdb` (local) or `spark` (prod)."
     )
