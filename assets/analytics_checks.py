@@ -21,7 +21,7 @@ from dagster_pyspark import LazyPySparkResource
 
 from pipelines.analytics_dbt import AnalyticsDbtResource
 from pipelines.data_quality import join_layer_totals, validate_daily_track_stats, validate_reconciliation
-from pipelines.event_loading import load_known_tracks
+from pipelines.event_loading import load_known_tracks, published_days
 from pipelines.lake import Lake
 from pipelines.resources import EventRulesResource, LakeResource, WarehouseResource
 
@@ -45,9 +45,7 @@ def lake_qualified_streams(lake: Lake, stream_threshold_ms: int) -> pd.DataFrame
     """
     import duckdb
 
-    screened = sorted(
-        name[5:] for name in lake.ls("fraud_flags") if name.startswith("date=") and lake.is_published(f"fraud_flags/{name}")
-    )
+    screened = [d.isoformat() for d in published_days(lake, "fraud_flags")]
     if not screened:
         return pd.DataFrame({"day": pd.Series([], dtype="object"), "qualified_streams": pd.Series([], dtype="int64")})
     with duckdb.connect() as con:

@@ -17,10 +17,7 @@ run (fraud, dbt marts, royalties) reads it. See docs/data_quality.md.
 
 import datetime as dt
 import json
-import tempfile
-from pathlib import Path
 
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -36,12 +33,11 @@ from dagster import (
 from pipelines.data_quality import SuiteReport, reports_markdown, validate_events
 from pipelines.event_loading import (
     LANDING_EVENTS,
-    PARQUET_WRITE_OPTIONS,
-    PART_NAME,
-    DayLoad,
+    QUARANTINE,
     load_known_tracks,
     load_play_day,
     publish_play_day,
+    quarantine_play_day,
 )
 from pipelines.lake import Lake
 from pipelines.resources import EventRulesResource, LakeResource
@@ -52,7 +48,6 @@ EVENTS_START = "2026-08-01"
 
 listening_days = DailyPartitionsDefinition(start_date=EVENTS_START, timezone="UTC")
 
-QUARANTINE = "quarantine/listening_events"
 """Where a day whose money checks failed is kept for inspection, instead of the lake table."""
 
 
@@ -107,7 +102,7 @@ def listening_events(
             publish_play_day(store, load)
             store.delete_tree(f"{QUARANTINE}/date={key}")  # an earlier failed attempt is now moot
         else:
-            quarantine_play_day(store, load, report)
+            quarantine_play_day(store, load, report.to_metadata())
             failed = ", ".join(r.description or r.expectation for r in report.blocking_failures())
             context.log.error(f"{key}: money expectations failed ({failed}); the day is quarantined, not published")
         summary = json.loads(load.to_json())
@@ -167,19 +162,6 @@ def _expectations_check(
         severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
         metadata=metadata,
     )
-
-
-def quarantine_play_day(store: Lake, load: DayLoad, report: SuiteReport) -> None:
-    """Keep a day that failed its money checks where people can inspect it, never in the lake table."""
-    with tempfile.TemporaryDirectory(prefix="event-quarantine-") as tmp:
-        files: dict[str, Path | bytes] = {}
-        for name, table in ((PART_NAME, load.events), ("rejected.parquet", load.rejected)):
-            local = Path(tmp) / name
-            pq.write_table(table.combine_chunks(), local, **PARQUET_WRITE_OPTIONS)
-            files[name] = local
-        payload = {"report": report.to_metadata(), "load": json.loads(load.to_json())}
-        files["data_quality.json"] = json.dumps(payload, sort_keys=True, indent=2).encode("utf-8")
-        store.publish(f"{QUARANTINE}/date={load.day.isoformat()}", files)
 
 
 EVENT_ASSETS = [listening_events]

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.measure import PeakMemory  # noqa: E402
 from pipelines.analytics_dbt import DBT_DIR, dbt_env, dbt_executable, dbt_target, dbt_vars  # noqa: E402
+from pipelines.event_loading import published_days  # noqa: E402
 from pipelines.lake import Lake  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 
@@ -53,10 +54,6 @@ class Result:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def published_days(lake: Lake, table: str) -> list[str]:
-    return sorted(n[5:] for n in lake.ls(table) if n.startswith("date=") and lake.is_published(f"{table}/{n}"))
 
 
 def _dbt(settings: Settings, args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -130,8 +127,8 @@ def main() -> int:
     args = parser.parse_args()
 
     lake = Lake(str(args.world.resolve()))
-    days = published_days(lake, "listening_events")
-    screened = set(published_days(lake, "fraud_flags"))
+    days = [d.isoformat() for d in published_days(lake, "listening_events")]
+    screened = {d.isoformat() for d in published_days(lake, "fraud_flags")}
     if not days or not set(days) <= screened:
         raise SystemExit(f"{args.world}: every listening_events day needs its fraud_flags published first")
     events = sum(lake.size(f) for f in (f"listening_events/date={d}/part-00000.parquet" for d in days))

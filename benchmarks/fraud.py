@@ -16,7 +16,6 @@ result (markdown, or JSON with ``--json``) to stdout.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import polars as pl  # noqa: E402
 
 from ml.fraud import FraudRules, detect_inputs, read_day_inputs, write_detection  # noqa: E402
 from ml.fraud_evaluation import evaluate, load_truth  # noqa: E402
-from pipelines.event_loading import EVENTS_TABLE, events_prefix  # noqa: E402
+from pipelines.event_loading import EVENTS_TABLE, published_days  # noqa: E402
 from pipelines.lake import Lake  # noqa: E402
 
 
@@ -37,20 +36,9 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def loaded_days(lake: Lake) -> list[dt.date]:
-    """Published play days of listening_events."""
-    days = []
-    for name in lake.ls(EVENTS_TABLE):
-        if name.startswith("date="):
-            day = dt.date.fromisoformat(name[5:])
-            if lake.is_published(events_prefix(day)):
-                days.append(day)
-    return sorted(days)
-
-
 def run(world: Path, rules: FraudRules) -> dict:
     lake = Lake(str(world))
-    days = loaded_days(lake)
+    days = published_days(lake, EVENTS_TABLE)
     if not days:
         raise SystemExit(f"{world}: no published listening_events days (load the events first)")
     timings = {"read": 0.0, "detect": 0.0, "write": 0.0}

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -64,7 +63,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.event_loading import EVENTS_TABLE, PARQUET_WRITE_OPTIONS, events_prefix
+from pipelines.event_loading import EVENTS_TABLE, events_prefix, publish_tables, published_days, write_parquet_file
 
 if TYPE_CHECKING:
     import duckdb
@@ -1064,17 +1063,7 @@ def report_prefix(day: dt.date) -> str:
 
 
 def _published_days(lake: Lake, first: dt.date, last: dt.date) -> list[dt.date]:
-    days = []
-    for name in lake.ls(EVENTS_TABLE):
-        if not name.startswith("date="):
-            continue
-        try:
-            d = dt.date.fromisoformat(name[5:])
-        except ValueError:
-            continue
-        if first <= d <= last and lake.is_published(events_prefix(d)):
-            days.append(d)
-    return sorted(days)
+    return [d for d in published_days(lake, EVENTS_TABLE) if first <= d <= last]
 
 
 def detect_inputs(inputs: FraudInputs, rules: FraudRules | None = None) -> FraudDetection:
@@ -1152,16 +1141,8 @@ def write_detection(detection: FraudDetection, folder: str | Path) -> dict[str, 
     """Write the three tables as Parquet under ``folder`` (fixed writer options: same tables, same bytes)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name, table in (
-        ("flags", detection.flags),
-        ("accounts", detection.accounts),
-        ("tracks", detection.tracks),
-    ):
-        path = folder / f"{name}.parquet"
-        pq.write_table(table.combine_chunks(), path, **PARQUET_WRITE_OPTIONS)
-        out[name] = path
-    return out
+    tables = {"flags": detection.flags, "accounts": detection.accounts, "tracks": detection.tracks}
+    return {name: write_parquet_file(table, folder / f"{name}.parquet") for name, table in tables.items()}
 
 
 def publish_detection(lake: Lake, detection: FraudDetection) -> None:
@@ -1170,10 +1151,9 @@ def publish_detection(lake: Lake, detection: FraudDetection) -> None:
     A day with no fraud still publishes files with the schema and no rows, so
     readers (the dbt anti-join) always find every screened day.
     """
-    with tempfile.TemporaryDirectory(prefix="fraud-") as tmp:
-        paths = write_detection(detection, tmp)
-        lake.publish(
-            report_prefix(detection.day),
-            {"accounts.parquet": paths["accounts"], "tracks.parquet": paths["tracks"]},
-        )
-        lake.publish(flags_prefix(detection.day), {"part-00000.parquet": paths["flags"]})
+    publish_tables(
+        lake,
+        report_prefix(detection.day),
+        {"accounts.parquet": detection.accounts, "tracks.parquet": detection.tracks},
+    )
+    publish_tables(lake, flags_prefix(detection.day), {"part-00000.parquet": detection.flags})

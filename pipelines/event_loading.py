@@ -30,7 +30,7 @@ import json
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +60,10 @@ __all__ = [
     "load_known_tracks",
     "load_play_day",
     "publish_play_day",
+    "published_days",
+    "publish_tables",
+    "quarantine_play_day",
+    "write_parquet_file",
     "rejected_prefix",
     "schema_problem",
 ]
@@ -192,6 +196,24 @@ def events_prefix(day: dt.date) -> str:
 def rejected_prefix(day: dt.date) -> str:
     """Lake prefix of the rows one day's load set aside."""
     return f"{REJECTED_TABLE}/date={day.isoformat()}"
+
+
+def published_days(lake: Lake, table: str) -> list[dt.date]:
+    """The ``date=YYYY-MM-DD`` partitions of a daily lake table that are published, in order.
+
+    Unpublished (in-flight or abandoned) partitions and names that are not dates are skipped.
+    """
+    days = []
+    for name in lake.ls(table):
+        if not name.startswith("date="):
+            continue
+        try:
+            day = dt.date.fromisoformat(name[5:])
+        except ValueError:
+            continue
+        if lake.is_published(f"{table}/{name}"):
+            days.append(day)
+    return sorted(days)
 
 
 def _landing_files(lake: Lake, arrival_day: dt.date) -> list[str]:
@@ -545,20 +567,51 @@ def table_parquet_bytes(table: pa.Table) -> bytes:
     return bytes(sink.getvalue())
 
 
+def write_parquet_file(table: pa.Table, path: str | Path) -> Path:
+    """``table`` as a local Parquet file with the fixed writer settings (same table, same bytes)."""
+    pq.write_table(table.combine_chunks(), path, **PARQUET_WRITE_OPTIONS)
+    return Path(path)
+
+
+def publish_tables(
+    lake: Lake, prefix: str, tables: Mapping[str, pa.Table], extra: Mapping[str, bytes] | None = None
+) -> None:
+    """Publish ``tables`` (file name -> table) and ``extra`` files as one dataset under ``prefix``.
+
+    Goes through :meth:`Lake.publish` (manifest last, stale files pruned), so readers
+    see the old dataset or the new one, never a mix. Tables are staged on local disk
+    rather than held as bytes, since a large day is tens of MB per file.
+    """
+    with tempfile.TemporaryDirectory(prefix="lake-publish-") as tmp:
+        files: dict[str, Path | bytes] = {
+            name: write_parquet_file(table, Path(tmp) / name) for name, table in tables.items()
+        }
+        files.update(extra or {})
+        lake.publish(prefix, files)
+
+
 def publish_play_day(lake: Lake, load: DayLoad) -> None:
     """Replace the day's ``listening_events`` and ``rejected_events`` partitions.
 
-    Each partition goes through :meth:`Lake.publish` (manifest last, stale files
-    pruned), so readers see the old day or the new day, never a mix. Rejected rows
-    are published first: a reader that sees the new events can trust the rejects
-    shown beside them are at least as new. Files are staged on local disk rather
-    than held as bytes, since a large day is tens of MB per file.
+    Rejected rows are published first: a reader that sees the new events can trust
+    the rejects shown beside them are at least as new.
     """
-    with tempfile.TemporaryDirectory(prefix="event-load-") as tmp:
-        for prefix, table in (
-            (rejected_prefix(load.day), load.rejected),
-            (events_prefix(load.day), load.events),
-        ):
-            local = Path(tmp) / f"{prefix.split('/')[0]}.parquet"
-            pq.write_table(table.combine_chunks(), local, **PARQUET_WRITE_OPTIONS)
-            lake.publish(prefix, {PART_NAME: local})
+    publish_tables(lake, rejected_prefix(load.day), {PART_NAME: load.rejected})
+    publish_tables(lake, events_prefix(load.day), {PART_NAME: load.events})
+
+
+QUARANTINE = "quarantine/listening_events"
+
+
+def quarantine_play_day(lake: Lake, load: DayLoad, report: Mapping[str, Any]) -> None:
+    """Keep a day that failed its money checks where people can inspect it, never in the lake table.
+
+    ``report`` is the data-quality report (JSON-able) stored beside the rows as ``data_quality.json``.
+    """
+    payload = {"report": report, "load": json.loads(load.to_json())}
+    publish_tables(
+        lake,
+        f"{QUARANTINE}/date={load.day.isoformat()}",
+        {PART_NAME: load.events, "rejected.parquet": load.rejected},
+        {"data_quality.json": json.dumps(payload, sort_keys=True, indent=2).encode("utf-8")},
+    )
