@@ -268,10 +268,19 @@ def _run_days(
             yield day, _simulate_and_write(world, day, root)
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(
-        min(workers, len(days)), initializer=_init_worker, initargs=(world, root)
-    ) as pool:
+    # Not `with Pool(...)`: its exit calls terminate(), and terminate() can hang for
+    # good when the pool's worker handler replaces a just-terminated worker with a
+    # fresh one that is then joined but never signalled (seen in CI). After a normal
+    # run the pool is closed and joined instead; terminate only on failure.
+    pool = ctx.Pool(min(workers, len(days)), initializer=_init_worker, initargs=(world, root))
+    try:
         yield from zip(days, pool.imap(_worker_day, days), strict=True)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 _WORKER: dict[str, object] = {}
